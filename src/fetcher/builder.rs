@@ -1,0 +1,414 @@
+//! `FetcherBuilder`: the options of a fetcher, checked as they are set (bad values are
+//! `INVALID_ARGUMENT` and leave the builder as it was) and as a whole when it is built.
+
+use super::{Fetcher, HttpFetcher};
+use crate::error::{Error, Result};
+use crate::extract::{BodyFields, TokenSource};
+use crate::http::{self, ContentType, Method, Policy};
+use crate::template::Template;
+use crate::text::CText;
+use std::time::Duration;
+
+/// What kind of fetcher a builder makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Token in the JSON response body (BodyTokenFetcher).
+    Body,
+    /// Token in a response header (HeaderTokenFetcher).
+    Header,
+    /// OAuth2 client_credentials grant: a body fetcher with the grant and client
+    /// authentication filled in.
+    ClientCredentials,
+}
+
+/// Client authentication of the client_credentials preset.
+#[derive(Clone)]
+pub(super) struct ClientCredentials {
+    pub id: String,
+    pub secret: String,
+    pub scope: Option<String>,
+    pub in_body: bool,
+}
+
+/// Options of a fetcher under construction. Single-threaded.
+#[derive(Clone)]
+pub struct FetcherBuilder {
+    kind: Kind,
+    name: String,
+    url: String,
+    method: Method,
+    headers: Vec<(String, String)>,
+    data: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    content_type: ContentType,
+    fields: BodyFields,
+    token_header: String,
+    token_type: String,
+    basic_auth: Option<(String, String)>,
+    client: Option<ClientCredentials>,
+    ttl_ms: Option<i64>,
+    policy: Policy,
+    depends_on: Vec<String>,
+}
+
+fn join_url(base_url: &str, endpoint: &str) -> String {
+    if endpoint.is_empty() {
+        return base_url.to_string();
+    }
+    format!("{}/{}", base_url.trim_end_matches('/'), endpoint.trim_start_matches('/'))
+}
+
+fn non_empty(what: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid_argument(format!("{what} must not be empty")));
+    }
+    Ok(())
+}
+
+/// Replaces the value of `key` (case-insensitively for headers) or appends it.
+fn upsert(list: &mut Vec<(String, String)>, key: &str, value: &str, ignore_case: bool) {
+    let same = |k: &String| if ignore_case { k.eq_ignore_ascii_case(key) } else { k == key };
+    match list.iter_mut().find(|(k, _)| same(k)) {
+        Some(entry) => entry.1 = value.to_string(),
+        None => list.push((key.to_string(), value.to_string())),
+    }
+}
+
+impl FetcherBuilder {
+    fn new(kind: Kind, name: &str, url: String) -> FetcherBuilder {
+        FetcherBuilder {
+            kind,
+            name: name.to_string(),
+            url,
+            method: Method::Post,
+            headers: Vec::new(),
+            data: Vec::new(),
+            query: Vec::new(),
+            content_type: ContentType::Form,
+            fields: BodyFields::default(),
+            token_header: "Authorization".into(),
+            token_type: "Bearer".into(),
+            basic_auth: None,
+            client: None,
+            ttl_ms: None,
+            policy: Policy::default(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// A fetcher reading the token from the JSON body of `base_url` + `endpoint`.
+    pub fn body(name: &str, base_url: &str, endpoint: &str) -> FetcherBuilder {
+        FetcherBuilder::new(Kind::Body, name, join_url(base_url, endpoint))
+    }
+
+    /// A fetcher reading the token from the `Authorization` header (by default) of the answer.
+    pub fn header(name: &str, base_url: &str, endpoint: &str) -> FetcherBuilder {
+        FetcherBuilder::new(Kind::Header, name, join_url(base_url, endpoint))
+    }
+
+    /// The OAuth2 client_credentials grant, POSTed as a form to `token_url`, with the client
+    /// authenticated by HTTP Basic (or in the body, see [`Self::client_auth_in_body`]).
+    pub fn client_credentials(
+        name: &str,
+        token_url: &str,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> FetcherBuilder {
+        let mut b = FetcherBuilder::new(Kind::ClientCredentials, name, token_url.to_string());
+        b.client = Some(ClientCredentials {
+            id: client_id.to_string(),
+            secret: client_secret.to_string(),
+            scope: scope.filter(|s| !s.is_empty()).map(str::to_string),
+            in_body: false,
+        });
+        b
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn require(&self, kinds: &[Kind], option: &str) -> Result<()> {
+        if kinds.contains(&self.kind) {
+            Ok(())
+        } else {
+            Err(Error::invalid_argument(format!(
+                "option {option} does not apply to a {:?} fetcher",
+                self.kind
+            )))
+        }
+    }
+
+    /// "GET" or "POST" (any case). The client_credentials preset always POSTs.
+    pub fn method(&mut self, method: &str) -> Result<()> {
+        let m = Method::parse(method)?;
+        if self.kind == Kind::ClientCredentials && m != Method::Post {
+            return Err(Error::invalid_argument("a client_credentials fetcher always uses POST"));
+        }
+        self.method = m;
+        Ok(())
+    }
+
+    /// Adds or replaces a request header. The value may hold `{{step.field}}` templates.
+    pub fn request_header(&mut self, name: &str, value: &str) -> Result<()> {
+        http::check_header(name, value)?;
+        upsert(&mut self.headers, name, value, true);
+        Ok(())
+    }
+
+    /// Adds or replaces a request data field (body, or query string with GET).
+    pub fn request_data(&mut self, key: &str, value: &str) -> Result<()> {
+        non_empty("data key", key)?;
+        upsert(&mut self.data, key, value, false);
+        Ok(())
+    }
+
+    /// Adds or replaces a query parameter.
+    pub fn query_param(&mut self, key: &str, value: &str) -> Result<()> {
+        non_empty("query parameter name", key)?;
+        upsert(&mut self.query, key, value, false);
+        Ok(())
+    }
+
+    pub fn content_type(&mut self, content_type: ContentType) -> Result<()> {
+        if self.kind == Kind::ClientCredentials && content_type != ContentType::Form {
+            return Err(Error::invalid_argument("a client_credentials fetcher always sends a form"));
+        }
+        self.content_type = content_type;
+        Ok(())
+    }
+
+    fn body_field(&mut self, option: &str, path: &str, pick: fn(&mut BodyFields) -> &mut String) -> Result<()> {
+        self.require(&[Kind::Body, Kind::ClientCredentials], option)?;
+        non_empty(option, path)?;
+        *pick(&mut self.fields) = path.to_string();
+        Ok(())
+    }
+
+    pub fn token_field(&mut self, path: &str) -> Result<()> {
+        self.body_field("token_field", path, |f| &mut f.token)
+    }
+
+    pub fn token_type_field(&mut self, path: &str) -> Result<()> {
+        self.body_field("token_type_field", path, |f| &mut f.token_type)
+    }
+
+    pub fn expires_in_field(&mut self, path: &str) -> Result<()> {
+        self.body_field("expires_in_field", path, |f| &mut f.expires_in)
+    }
+
+    pub fn refresh_token_field(&mut self, path: &str) -> Result<()> {
+        self.body_field("refresh_token_field", path, |f| &mut f.refresh_token)
+    }
+
+    pub fn default_token_type(&mut self, token_type: &str) -> Result<()> {
+        self.require(&[Kind::Body, Kind::ClientCredentials], "default_token_type")?;
+        http::check_header("Authorization", token_type)?;
+        non_empty("default_token_type", token_type)?;
+        self.fields.default_token_type = token_type.trim().to_string();
+        Ok(())
+    }
+
+    /// The response header holding the token (header fetchers).
+    pub fn token_header(&mut self, header: &str) -> Result<()> {
+        self.require(&[Kind::Header], "token_header")?;
+        http::check_header(header, "")?;
+        self.token_header = header.to_string();
+        Ok(())
+    }
+
+    /// The type given to the header token, and the scheme prefix stripped from it.
+    pub fn token_type(&mut self, token_type: &str) -> Result<()> {
+        self.require(&[Kind::Header], "token_type")?;
+        non_empty("token_type", token_type)?;
+        http::check_header("Authorization", token_type)?;
+        self.token_type = token_type.trim().to_string();
+        Ok(())
+    }
+
+    /// HTTP Basic authentication of the token request. The user may not contain ':'.
+    pub fn basic_auth(&mut self, user: &str, password: &str) -> Result<()> {
+        if user.contains(':') {
+            return Err(Error::invalid_argument("a Basic auth user name may not contain ':'"));
+        }
+        self.basic_auth = Some((user.to_string(), password.to_string()));
+        Ok(())
+    }
+
+    /// client_credentials only: send client_id and client_secret in the body, not by Basic.
+    pub fn client_auth_in_body(&mut self, in_body: bool) -> Result<()> {
+        self.require(&[Kind::ClientCredentials], "client_auth_in_body")?;
+        if let Some(c) = &mut self.client {
+            c.in_body = in_body;
+        }
+        Ok(())
+    }
+
+    /// Lifetime that overrides the response's; must be positive.
+    pub fn ttl_ms(&mut self, ttl_ms: i64) -> Result<()> {
+        if ttl_ms <= 0 {
+            return Err(Error::invalid_argument(format!("ttl_ms must be positive, not {ttl_ms}")));
+        }
+        self.ttl_ms = Some(ttl_ms);
+        Ok(())
+    }
+
+    /// Total deadline of one fetch, all attempts and the body included; must be positive.
+    pub fn timeout_ms(&mut self, ms: u64) -> Result<()> {
+        if ms == 0 {
+            return Err(Error::invalid_argument("timeout_ms must be positive"));
+        }
+        self.policy.timeout = Duration::from_millis(ms);
+        Ok(())
+    }
+
+    pub fn verify_tls(&mut self, verify: bool) -> Result<()> {
+        self.policy.verify_tls = verify;
+        Ok(())
+    }
+
+    /// Attempts in all (1 to 10; 1 means no retry) and the first backoff delay (at most 60 s).
+    pub fn retry(&mut self, max_attempts: u32, base_delay_ms: u64) -> Result<()> {
+        if !(1..=10).contains(&max_attempts) {
+            return Err(Error::invalid_argument(format!("max_attempts must be 1 to 10, not {max_attempts}")));
+        }
+        if base_delay_ms > 60_000 {
+            return Err(Error::invalid_argument("base_delay_ms must be at most 60000"));
+        }
+        self.policy.max_attempts = max_attempts;
+        self.policy.base_delay = Duration::from_millis(base_delay_ms);
+        Ok(())
+    }
+
+    /// Declares that this step needs the token of `step` (idempotent).
+    pub fn dependency(&mut self, step: &str) -> Result<()> {
+        non_empty("dependency name", step)?;
+        if !self.depends_on.iter().any(|d| d == step) {
+            self.depends_on.push(step.to_string());
+        }
+        Ok(())
+    }
+
+    /// Checks the options as a whole and makes the fetcher: a bad name or URL is
+    /// `INVALID_ARGUMENT`; a bad template, a template naming a step that is not a dependency,
+    /// or a step depending on itself is `CONFIG`.
+    pub fn build(self) -> Result<Fetcher> {
+        self.check().map_err(|e| e.with_step(&self.name))?;
+        let name = CText::new(&self.name).expect("checked");
+        let depends_on = self.depends_on.iter().map(|d| CText::lossy(d)).collect();
+        let ttl_ms = self.ttl_ms;
+        let imp = self.into_http()?;
+        Ok(Fetcher { name, depends_on, ttl_ms, imp })
+    }
+
+    fn check(&self) -> Result<()> {
+        non_empty("step name", &self.name)?;
+        http::check_url(&self.url)?;
+        if self.depends_on.iter().any(|d| d == &self.name) {
+            return Err(Error::config("step depends on itself"));
+        }
+        Ok(())
+    }
+
+    fn templates(&self, list: &[(String, String)], what: &str) -> Result<Vec<(String, Template)>> {
+        list.iter()
+            .map(|(k, v)| {
+                let t = Template::parse(v).map_err(|e| {
+                    Error::config(format!("{what} \"{k}\": {}", e.message())).with_step(&self.name)
+                })?;
+                if let Some(step) = t.steps().find(|s| !self.depends_on.iter().any(|d| d == s)) {
+                    return Err(Error::config(format!(
+                        "{what} \"{k}\" uses step \"{step}\", which is not a declared dependency"
+                    ))
+                    .with_step(&self.name));
+                }
+                Ok((k.clone(), t))
+            })
+            .collect()
+    }
+
+    fn into_http(self) -> Result<HttpFetcher> {
+        let source = match self.kind {
+            Kind::Header => TokenSource::Header {
+                header: self.token_header.clone(),
+                token_type: self.token_type.clone(),
+            },
+            Kind::Body | Kind::ClientCredentials => TokenSource::Body(self.fields.clone()),
+        };
+        Ok(HttpFetcher {
+            method: self.method,
+            url: self.url.clone(),
+            headers: self.templates(&self.headers, "request header")?,
+            data: self.templates(&self.data, "request data")?,
+            query: self.templates(&self.query, "query parameter")?,
+            content_type: self.content_type,
+            source,
+            basic_auth: self.basic_auth.clone(),
+            client: self.client.clone(),
+            policy: self.policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ResultCode;
+
+    #[test]
+    fn joins_urls() {
+        assert_eq!(join_url("http://h/", "/t"), "http://h/t");
+        assert_eq!(join_url("http://h", "t"), "http://h/t");
+        assert_eq!(join_url("http://h/a", ""), "http://h/a");
+    }
+
+    #[test]
+    fn setters_refuse_bad_values_and_keep_the_builder() {
+        let mut b = FetcherBuilder::body("s", "http://127.0.0.1:1", "/t");
+        assert_eq!(b.method("DELETE").unwrap_err().code(), ResultCode::InvalidArgument);
+        assert!(b.method("get").is_ok());
+        assert!(b.request_header("X-A\r\n", "v").is_err());
+        assert!(b.request_header("X-A", "v\r\n").is_err());
+        assert!(b.token_header("X-T").is_err(), "header option on a body fetcher");
+        assert!(b.client_auth_in_body(true).is_err());
+        assert!(b.ttl_ms(0).is_err());
+        assert!(b.timeout_ms(0).is_err());
+        assert!(b.retry(0, 10).is_err());
+        assert!(b.retry(3, 60_001).is_err());
+        assert!(b.token_field("").is_err());
+        assert!(b.basic_auth("a:b", "p").is_err());
+        assert!(b.build().is_ok());
+        let mut h = FetcherBuilder::header("h", "http://127.0.0.1:1", "/t");
+        assert!(h.token_field("x").is_err(), "body option on a header fetcher");
+        let mut c = FetcherBuilder::client_credentials("c", "http://127.0.0.1:1/t", "id", "s", None);
+        assert!(c.method("GET").is_err());
+        assert!(c.content_type(ContentType::Json).is_err());
+    }
+
+    #[test]
+    fn build_checks_name_url_templates_and_dependencies() {
+        let code = |b: FetcherBuilder| b.build().unwrap_err().code();
+        assert_eq!(code(FetcherBuilder::body("", "http://h", "/t")), ResultCode::InvalidArgument);
+        assert_eq!(code(FetcherBuilder::body("s", "not a url", "/t")), ResultCode::InvalidArgument);
+        let mut b = FetcherBuilder::body("s", "http://h", "/t");
+        b.request_header("X-A", "{{app.access_token}}").unwrap();
+        let e = b.clone().build().unwrap_err();
+        assert_eq!(e.code(), ResultCode::Config);
+        assert!(e.message().contains("app"), "{}", e.message());
+        assert_eq!(e.step().unwrap().as_str(), "s");
+        b.dependency("app").unwrap();
+        assert!(b.build().is_ok());
+        let mut b = FetcherBuilder::body("s", "http://h", "/t");
+        b.request_data("k", "{{app.access_token").unwrap();
+        b.dependency("app").unwrap();
+        assert_eq!(code(b), ResultCode::Config);
+        let mut b = FetcherBuilder::body("s", "http://h", "/t");
+        b.dependency("s").unwrap();
+        assert_eq!(code(b), ResultCode::Config);
+    }
+}

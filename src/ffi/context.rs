@@ -1,0 +1,79 @@
+//! `tokenforge_context`: tokens of earlier steps by step name. Single-threaded: one thread at
+//! a time may use it; fetchers only read it.
+
+use super::token::tokenforge_token;
+use super::{arg, arg_mut, borrow, fallible, guarded, str_arg, take, to_c, Castable};
+use crate::context::Context;
+use std::ffi::c_char;
+use std::ptr;
+
+/// Step name -> token. Owned by the caller; free with `tokenforge_context_free`.
+pub struct tokenforge_context {
+    _private: [u8; 0],
+}
+
+impl Castable for tokenforge_context {
+    type Rust = Context;
+}
+
+/// An empty context, owned by the caller. Thread-safe.
+#[no_mangle]
+pub extern "C" fn tokenforge_context_new() -> *mut tokenforge_context {
+    guarded!(ptr::null_mut(), { to_c(Context::new()) })
+}
+
+/// Sets the token of step `name` to a copy of `t` (replacing any earlier one; tokens borrowed
+/// from the earlier one become invalid). `name` is copied. `INVALID_ARGUMENT` when an argument
+/// is NULL or `name` is not UTF-8. One thread at a time.
+///
+/// # Safety
+/// `c` and `t` are NULL or live; `name` is NULL or NUL-terminated; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_context_set(
+    c: *mut tokenforge_context,
+    name: *const c_char,
+    t: *const tokenforge_token,
+    err: *mut *mut super::error::tokenforge_error,
+) -> crate::error::ResultCode {
+    fallible!(err, {
+        let c = unsafe { arg_mut(c, "context") }?;
+        let name = unsafe { str_arg(name, "name") }?;
+        let t = unsafe { arg(t, "token") }?;
+        c.set(name, t.clone());
+        Ok(())
+    })
+}
+
+/// The token of step `name`, borrowed from `c` until `c` is freed or that step is set again;
+/// NULL when absent or an argument is NULL or not UTF-8. Never free it.
+///
+/// # Safety
+/// `c` is NULL or live; `name` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_context_get(c: *const tokenforge_context, name: *const c_char) -> *const tokenforge_token {
+    guarded!(ptr::null(), {
+        let name = unsafe { str_arg(name, "name") }.ok();
+        unsafe { borrow(c) }
+            .zip(name)
+            .and_then(|(c, n)| c.get(n))
+            .map_or(ptr::null(), |t| ptr::from_ref(t).cast())
+    })
+}
+
+/// The number of tokens in `c`; 0 for NULL.
+///
+/// # Safety
+/// `c` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_context_len(c: *const tokenforge_context) -> usize {
+    guarded!(0, { unsafe { borrow(c) }.map_or(0, Context::len) })
+}
+
+/// Frees a context and the tokens in it (zeroed). NULL is a no-op; freeing twice is undefined.
+///
+/// # Safety
+/// `c` is NULL or live, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_context_free(c: *mut tokenforge_context) {
+    guarded!((), { drop(unsafe { take(c) }) })
+}

@@ -1,0 +1,126 @@
+//! `tokenforge_error`: what went wrong. Immutable; safe to read from many threads. Every
+//! string it returns is borrowed from it and valid until `tokenforge_error_free`.
+
+use super::result::ResultArg;
+use super::{borrow, guarded, str_arg, take, to_c, Castable};
+use crate::error::{Error, ResultCode};
+use crate::text::CText;
+use std::ffi::c_char;
+use std::ptr;
+
+/// An error: code, message (never a secret), HTTP status, step, RFC 6749 fields, Retry-After
+/// and whether retrying may help. Owned by the caller; free with `tokenforge_error_free`.
+pub struct tokenforge_error {
+    _private: [u8; 0],
+}
+
+impl Castable for tokenforge_error {
+    type Rust = Error;
+}
+
+fn ptr_of(text: Option<&CText>) -> *const c_char {
+    text.map_or(ptr::null(), CText::as_ptr)
+}
+
+/// Makes an error, for callbacks to report failures. `message` is copied. Returns NULL when
+/// `code` is OK or no result code, or `message` is NULL or not UTF-8. The caller owns the
+/// result (or hands it to the library through a callback's `err`). Thread-safe.
+///
+/// # Safety
+/// `message` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_new(code: ResultArg, message: *const c_char) -> *mut tokenforge_error {
+    guarded!(ptr::null_mut(), {
+        match (code.code(), unsafe { str_arg(message, "message") }) {
+            (Some(code), Ok(message)) if code != ResultCode::Ok => to_c(Error::new(code, message)),
+            _ => ptr::null_mut(),
+        }
+    })
+}
+
+/// The error's result code; `TOKENFORGE_RESULT_INVALID_ARGUMENT` for NULL.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_code(e: *const tokenforge_error) -> ResultCode {
+    guarded!(ResultCode::Panic, {
+        unsafe { borrow(e) }.map_or(ResultCode::InvalidArgument, Error::code)
+    })
+}
+
+/// The message, never NULL (a static text for a NULL error). Borrowed from `e`.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_message(e: *const tokenforge_error) -> *const c_char {
+    guarded!(c"(panic)".as_ptr(), {
+        unsafe { borrow(e) }.map_or(c"(NULL error)".as_ptr(), |e| e.message_text().as_ptr())
+    })
+}
+
+/// The HTTP status of the answer behind the error; 0 when none (or `e` is NULL).
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_http_status(e: *const tokenforge_error) -> i32 {
+    guarded!(0, { unsafe { borrow(e) }.map_or(0, |e| i32::from(e.status())) })
+}
+
+/// The name of the fetcher or step that failed; NULL when none. Borrowed from `e`.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_step(e: *const tokenforge_error) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::step)) })
+}
+
+/// The RFC 6749 `error` value (e.g. "invalid_client"); NULL when none. Borrowed from `e`.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_oauth_error(e: *const tokenforge_error) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::oauth_error)) })
+}
+
+/// The RFC 6749 `error_description`; NULL when none. Borrowed from `e`.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_oauth_description(e: *const tokenforge_error) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::oauth_description)) })
+}
+
+/// How long the server asked to wait (Retry-After), in ms; -1 when it did not say.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_retry_after_ms(e: *const tokenforge_error) -> i64 {
+    guarded!(-1, { unsafe { borrow(e) }.and_then(Error::retry_after_ms).unwrap_or(-1) })
+}
+
+/// True when trying again later may succeed (transport failures, timeouts, 408, 429, 5xx,
+/// temporary OAuth errors). False for NULL.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_is_retryable(e: *const tokenforge_error) -> bool {
+    guarded!(false, { unsafe { borrow(e) }.is_some_and(Error::is_retryable) })
+}
+
+/// Frees an error. NULL is a no-op; freeing twice is undefined. Not while another thread
+/// reads it.
+///
+/// # Safety
+/// `e` is NULL or a live error, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_free(e: *mut tokenforge_error) {
+    guarded!((), { drop(unsafe { take(e) }) })
+}

@@ -1,0 +1,151 @@
+//! `tokenforge_token`: an immutable token, safe to read from many threads. Strings it
+//! returns are borrowed from it and valid until `tokenforge_token_free`; its memory is
+//! zeroed when freed.
+
+use super::{borrow, guarded, opt_str_arg, str_arg, take, to_c, Castable};
+use crate::text::CText;
+use crate::token::{Token, NO_EXPIRY};
+use std::ffi::c_char;
+use std::ptr;
+
+/// `expires_at_ms` value meaning "expiry unknown".
+pub const TOKENFORGE_NO_EXPIRY: i64 = -1;
+
+/// An access token with its type, expiry, refresh token and extra response fields.
+/// Immutable; may be shared between threads. Owned by whoever received it as `*mut`.
+pub struct tokenforge_token {
+    _private: [u8; 0],
+}
+
+impl Castable for tokenforge_token {
+    type Rust = Token;
+}
+
+fn ptr_of(text: Option<&CText>) -> *const c_char {
+    text.map_or(ptr::null(), CText::as_ptr)
+}
+
+/// Makes a token; all strings are copied. `token_type` NULL or empty means "Bearer";
+/// `expires_at_ms` is Unix epoch ms, negative (`TOKENFORGE_NO_EXPIRY`) for unknown;
+/// `refresh_token` may be NULL. Returns NULL when `access_token` is NULL, empty or not UTF-8,
+/// or a string holds CR or LF (no header could carry it). The caller owns the result and
+/// frees it with `tokenforge_token_free`. Thread-safe.
+///
+/// # Safety
+/// Each string is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_new(
+    access_token: *const c_char,
+    token_type: *const c_char,
+    expires_at_ms: i64,
+    refresh_token: *const c_char,
+) -> *mut tokenforge_token {
+    guarded!(ptr::null_mut(), {
+        let made = (|| {
+            let access = unsafe { str_arg(access_token, "access_token") }?;
+            let token_type = unsafe { opt_str_arg(token_type, "token_type") }?;
+            let refresh = unsafe { opt_str_arg(refresh_token, "refresh_token") }?;
+            let expires = (expires_at_ms >= 0).then_some(expires_at_ms);
+            Token::new(access, token_type, expires, refresh)
+        })();
+        made.map_or(ptr::null_mut(), to_c)
+    })
+}
+
+/// A copy of `t`, owned by the caller; NULL when `t` is NULL. Thread-safe.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_clone(t: *const tokenforge_token) -> *mut tokenforge_token {
+    guarded!(ptr::null_mut(), { unsafe { borrow(t) }.map_or(ptr::null_mut(), |t| to_c(t.clone())) })
+}
+
+/// Frees a token, zeroing its secrets. NULL is a no-op; freeing twice is undefined. Not while
+/// another thread reads it.
+///
+/// # Safety
+/// `t` is NULL or a token owned by the caller, not used afterwards. Tokens borrowed from a
+/// context are freed with the context, never here.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_free(t: *mut tokenforge_token) {
+    guarded!((), { drop(unsafe { take(t) }) })
+}
+
+/// The access token; NULL when `t` is NULL. Borrowed from `t`.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_access_token(t: *const tokenforge_token) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.map(Token::access_token)) })
+}
+
+/// The token type ("Bearer" when the response gave none); NULL when `t` is NULL. Borrowed.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_token_type(t: *const tokenforge_token) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.map(Token::token_type)) })
+}
+
+/// The refresh token; NULL when none. Borrowed from `t`.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_refresh_token(t: *const tokenforge_token) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.and_then(Token::refresh_token)) })
+}
+
+/// The `scope` of the token response; NULL when none. Borrowed from `t`.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_scope(t: *const tokenforge_token) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.and_then(Token::scope)) })
+}
+
+/// Expiry in Unix epoch ms; `TOKENFORGE_NO_EXPIRY` when unknown or `t` is NULL.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_expires_at_ms(t: *const tokenforge_token) -> i64 {
+    guarded!(NO_EXPIRY, { unsafe { borrow(t) }.and_then(Token::expires_at_ms).unwrap_or(NO_EXPIRY) })
+}
+
+/// True when the token expires within `margin_ms` from now (or has expired). A token of
+/// unknown expiry never is. True for NULL, so that a caller refetches.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_is_expired(t: *const tokenforge_token, margin_ms: i64) -> bool {
+    guarded!(true, { unsafe { borrow(t) }.is_none_or(|t| t.is_expired(margin_ms)) })
+}
+
+/// "<type> <token>", the value for an Authorization header; NULL when `t` is NULL. Borrowed.
+///
+/// # Safety
+/// `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_authorization(t: *const tokenforge_token) -> *const c_char {
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.map(Token::authorization)) })
+}
+
+/// Another field of the token response (id_token, custom fields): strings as they are, other
+/// JSON values as JSON text. NULL when absent, or `t` or `field` is NULL or not UTF-8.
+/// Borrowed from `t`.
+///
+/// # Safety
+/// `t` is NULL or a live token; `field` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_extra(t: *const tokenforge_token, field: *const c_char) -> *const c_char {
+    guarded!(ptr::null(), {
+        let field = unsafe { str_arg(field, "field") }.ok();
+        ptr_of(unsafe { borrow(t) }.zip(field).and_then(|(t, f)| t.extra(f)))
+    })
+}

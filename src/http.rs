@@ -1,0 +1,454 @@
+//! The one place that talks HTTP. Two shared ureq agents (TLS verified, and not, for fetchers
+//! that turn verification off) keep a connection pool with keep-alive. Every request has a
+//! total deadline that covers all attempts and the body; bodies are capped; redirects are
+//! returned, not followed; retries follow DESIGN.md.
+
+use crate::error::{status_is_retryable, Error, ResultCode, Result};
+use once_cell::sync::Lazy;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::time::{Duration, Instant, SystemTime};
+use ureq::http;
+
+/// Default total deadline of one request, all attempts included.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default cap on a response body.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// GET or POST, the two methods token endpoints use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    /// Parses a method name, ignoring case.
+    pub fn parse(s: &str) -> Result<Method> {
+        if s.eq_ignore_ascii_case("GET") {
+            Ok(Method::Get)
+        } else if s.eq_ignore_ascii_case("POST") {
+            Ok(Method::Post)
+        } else {
+            Err(Error::invalid_argument(format!("unsupported HTTP method \"{s}\": use GET or POST")))
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// How request data is encoded in a POST body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentType {
+    Form,
+    Json,
+}
+
+/// A request ready to send: URL without query, headers, data, query and an optional raw body
+/// that replaces the encoded data. With GET, data goes into the query string.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub data: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub content_type: ContentType,
+    pub raw_body: Option<(Vec<u8>, String)>,
+}
+
+/// Limits and retry rules of one call.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    pub timeout: Duration,
+    pub verify_tls: bool,
+    /// Attempts in all, at least 1.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_body: usize,
+    /// False for refresh-token requests: a failure after the request may have reached the
+    /// server (the server may have rotated the token) is not retried.
+    pub retry_after_send: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            verify_tls: true,
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_body: DEFAULT_MAX_BODY,
+            retry_after_send: true,
+        }
+    }
+}
+
+/// A received answer: status, headers and the whole (capped, decompressed) body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.get(name).map(http::HeaderValue::as_bytes)
+    }
+
+    /// `Retry-After` in milliseconds from now, given as seconds or as an HTTP date.
+    pub fn retry_after_ms(&self, now_ms: i64) -> Option<i64> {
+        let value = std::str::from_utf8(self.header("retry-after")?).ok()?.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX));
+        }
+        let at = httpdate::parse_http_date(value).ok()?;
+        let at_ms = at.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_millis();
+        Some((i64::try_from(at_ms).unwrap_or(i64::MAX) - now_ms).max(0))
+    }
+
+    #[cfg(test)]
+    pub fn for_test(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Response { status, headers: map, body: body.to_vec() }
+    }
+}
+
+fn agent(verify_tls: bool) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder().disable_verification(!verify_tls).build();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("tokenforge/", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .max_idle_connections_per_host(8)
+        .build()
+        .into()
+}
+
+static VERIFYING: Lazy<ureq::Agent> = Lazy::new(|| agent(true));
+static NOT_VERIFYING: Lazy<ureq::Agent> = Lazy::new(|| agent(false));
+
+/// Percent-encodes for `application/x-www-form-urlencoded` (and query strings).
+pub fn form_encode(pairs: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_component(k, &mut out);
+        out.push('=');
+        encode_component(v, &mut out);
+    }
+    out
+}
+
+fn encode_component(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+}
+
+/// `scheme://host[:port]/path` of a URL: no user-info, query or fragment, which may hold
+/// secrets. Used in messages.
+pub fn display_url(url: &str) -> String {
+    let cut = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..cut];
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Checks that `url` is an absolute http or https URL with a host.
+pub fn check_url(url: &str) -> Result<()> {
+    let bad = |why: &str| Error::invalid_argument(format!("bad URL \"{}\": {why}", display_url(url)));
+    let uri: http::Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        Some(_) => return Err(bad("scheme must be http or https")),
+        None => return Err(bad("not absolute (no scheme)")),
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err(bad("no host")),
+    }
+}
+
+/// A header name is an RFC 9110 token; a value has no CR, LF or NUL.
+pub fn check_header(name: &str, value: &str) -> Result<()> {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() || name.is_empty() {
+        return Err(Error::invalid_argument(format!("invalid header name \"{}\"", name.escape_debug())));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Error::invalid_argument(format!(
+            "value of header \"{name}\" contains a line break or NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// What became of one attempt that did not give an answer.
+struct Failure {
+    error: Error,
+    /// True when the request certainly did not reach the server (resolve or connect failed).
+    before_send: bool,
+}
+
+impl Request {
+    fn full_url(&self) -> String {
+        let mut query = self.query.clone();
+        if self.method == Method::Get && self.raw_body.is_none() {
+            query.extend(self.data.iter().cloned());
+        }
+        if query.is_empty() {
+            return self.url.clone();
+        }
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{}", self.url, form_encode(&query))
+    }
+
+    /// The body and its Content-Type, or `None` for a request without body.
+    fn body(&self) -> Option<(Vec<u8>, &str)> {
+        if let Some((bytes, ct)) = &self.raw_body {
+            return Some((bytes.clone(), ct.as_str()));
+        }
+        if self.method == Method::Get {
+            return None;
+        }
+        Some(match self.content_type {
+            ContentType::Form => (form_encode(&self.data).into_bytes(), "application/x-www-form-urlencoded"),
+            ContentType::Json => {
+                let map: serde_json::Map<String, serde_json::Value> = self
+                    .data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                (serde_json::Value::Object(map).to_string().into_bytes(), "application/json")
+            }
+        })
+    }
+
+    fn build(&self) -> Result<http::Request<Vec<u8>>> {
+        let body = self.body();
+        let mut builder = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.full_url())
+            .header("accept", "application/json");
+        for (k, v) in &self.headers {
+            if body.is_some() && k.eq_ignore_ascii_case("content-type") {
+                continue; // the body says what it is
+            }
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let bytes = match body {
+            Some((bytes, ct)) => {
+                builder = builder.header("content-type", ct);
+                bytes
+            }
+            None => Vec::new(),
+        };
+        builder.body(bytes).map_err(|_| {
+            Error::invalid_argument(format!("cannot build a request to {}", display_url(&self.url)))
+        })
+    }
+}
+
+/// Sends `request` under `policy`: retries connect failures, 408, 429 and 5xx with exponential
+/// backoff and jitter, honouring Retry-After, never past the deadline. Returns the final
+/// answer whatever its status; transport failures are errors.
+pub fn send(request: &Request, policy: &Policy) -> Result<Response> {
+    let deadline = Instant::now() + policy.timeout;
+    let prepared = request.build()?;
+    let mut attempt = 1u32;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(timeout_error(request, policy));
+        }
+        let outcome = attempt_once(prepared.clone(), remaining, policy);
+        let wait = match &outcome {
+            Ok(r) if status_is_retryable(r.status) => {
+                r.retry_after_ms(crate::token::now_ms()).map(|ms| Duration::from_millis(ms as u64))
+            }
+            Ok(_) => return outcome.map_err(|f| f.error),
+            Err(f) if f.error.is_retryable() && (f.before_send || policy.retry_after_send) => None,
+            Err(_) => return outcome.map_err(|f| f.error),
+        };
+        let wait = wait.unwrap_or_else(|| backoff(policy.base_delay, attempt));
+        if attempt >= policy.max_attempts || Instant::now() + wait >= deadline {
+            return outcome.map_err(|f| f.error);
+        }
+        std::thread::sleep(wait);
+        attempt += 1;
+    }
+}
+
+fn attempt_once(req: http::Request<Vec<u8>>, remaining: Duration, policy: &Policy) -> std::result::Result<Response, Failure> {
+    let agent: &ureq::Agent = if policy.verify_tls { &VERIFYING } else { &NOT_VERIFYING };
+    let url = req.uri().to_string();
+    let req = agent.configure_request(req).timeout_global(Some(remaining)).build();
+    let fail = |e: ureq::Error| classify(e, &url, policy);
+    let mut response = agent.run(req).map_err(fail)?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(policy.max_body as u64)
+        .read_to_vec()
+        .map_err(fail)?;
+    Ok(Response { status, headers: response.headers().clone(), body })
+}
+
+fn timeout_error(request: &Request, policy: &Policy) -> Error {
+    Error::new(
+        ResultCode::Timeout,
+        format!(
+            "request to {} did not complete within its {} ms deadline",
+            display_url(&request.url),
+            policy.timeout.as_millis()
+        ),
+    )
+}
+
+fn classify(e: ureq::Error, url: &str, policy: &Policy) -> Failure {
+    use std::io::ErrorKind;
+    let url = display_url(url);
+    let transport = |what: String| Error::new(ResultCode::Transport, format!("{what} ({url})"));
+    let (error, before_send) = match e {
+        ureq::Error::Timeout(kind) => (
+            Error::new(
+                ResultCode::Timeout,
+                format!("request to {url} did not complete within its {} ms deadline", policy.timeout.as_millis()),
+            ),
+            matches!(kind, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ),
+        ureq::Error::HostNotFound => (transport("host not found".into()), true),
+        ureq::Error::ConnectionFailed => (transport("connection failed".into()), true),
+        ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
+            (transport("connection refused".into()), true)
+        }
+        ureq::Error::Io(io) => (transport(format!("I/O error: {io}")), false),
+        ureq::Error::BodyExceedsLimit(limit) => (
+            Error::response(format!("response body exceeds the {limit} byte limit ({url})")),
+            false,
+        ),
+        ureq::Error::LargeResponseHeader(..) => {
+            (Error::response(format!("response headers are too large ({url})")), false)
+        }
+        ureq::Error::Decompress(..) => {
+            (Error::response(format!("response body could not be decompressed ({url})")), false)
+        }
+        ureq::Error::Tls(msg) => (transport(format!("TLS error: {msg}")).with_retryable(false), false),
+        ureq::Error::Rustls(err) => (transport(format!("TLS error: {err}")).with_retryable(false), false),
+        ureq::Error::Protocol(err) => (transport(format!("HTTP protocol error: {err}")), false),
+        ureq::Error::InvalidProxyUrl | ureq::Error::ConnectProxyFailed(_) => {
+            (transport("proxy from the environment could not be used".into()), true)
+        }
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+            (Error::invalid_argument(format!("invalid request URL ({url})")), true)
+        }
+        _ => (transport("HTTP request failed".into()), false),
+    };
+    Failure { error, before_send }
+}
+
+/// `base * 2^(attempt-1)`, capped at 30 s, with jitter: uniform in its upper half.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let full = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(Duration::from_secs(30));
+    let half = full / 2;
+    let random = RandomState::new().hash_one(Instant::now());
+    half + Duration::from_nanos(random % (half.as_nanos() as u64 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding() {
+        let pairs = vec![("a b".into(), "x&y=z".into()), ("ü".into(), "~*".into())];
+        assert_eq!(form_encode(&pairs), "a+b=x%26y%3Dz&%C3%BC=%7E*");
+    }
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(display_url("https://u:p@h:8/p/q?secret=1#f"), "https://h:8/p/q");
+        assert_eq!(display_url("http://h"), "http://h");
+    }
+
+    #[test]
+    fn url_checks() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://example.com").is_ok());
+        for bad in ["", "example.com/x", "ftp://h/x", "http://", "http://exa mple.com", "http:///x"] {
+            assert_eq!(check_url(bad).unwrap_err().code(), ResultCode::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_checks() {
+        assert!(check_header("X-A", "v").is_ok());
+        assert!(check_header("X A", "v").is_err());
+        assert!(check_header("", "v").is_err());
+        assert!(check_header("X-A\r\n", "v").is_err());
+        assert!(check_header("X-A", "v\r\nX-B: w").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..5 {
+            let full = base * (1 << (attempt - 1));
+            let d = backoff(base, attempt);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+        assert!(backoff(base, 40) <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn get_moves_data_to_the_query() {
+        let r = Request {
+            method: Method::Get,
+            url: "http://h/p".into(),
+            headers: vec![],
+            data: vec![("d".into(), "1".into())],
+            query: vec![("q".into(), "2".into())],
+            content_type: ContentType::Form,
+            raw_body: None,
+        };
+        assert_eq!(r.full_url(), "http://h/p?q=2&d=1");
+        assert!(r.body().is_none());
+    }
+
+    #[test]
+    fn retry_after_seconds_and_date() {
+        let r = Response::for_test(429, &[("Retry-After", "7")], b"");
+        assert_eq!(r.retry_after_ms(0), Some(7000));
+        let r = Response::for_test(503, &[("Retry-After", "Thu, 01 Jan 1970 00:00:10 GMT")], b"");
+        assert_eq!(r.retry_after_ms(4000), Some(6000));
+        let r = Response::for_test(503, &[("Retry-After", "soon")], b"");
+        assert_eq!(r.retry_after_ms(0), None);
+    }
+}

@@ -1,0 +1,585 @@
+//! A scriptable loopback token server for tokenforge's tests, examples and demo. Standard
+//! library only; binds 127.0.0.1 on a free port; one thread per connection, keep-alive.
+//!
+//! Routes (any method unless noted; request data is read from a form or JSON body, or from
+//! the query string):
+//!
+//! | route | answer |
+//! |---|---|
+//! | `/health` | 200 `ok` |
+//! | `/echo` | a token whose extra fields describe the request: `method`, `query`, `body`, `content_type`, `header.<lower-case name>` |
+//! | `/oauth/token` | OAuth2: `client_credentials` (client `X` has secret `X-secret`, Basic or body; scope `offline` adds a refresh token) and `refresh_token` (rotates; `rt-static` is never rotated); RFC 6749 errors otherwise |
+//! | `/v1/app/token` | `{"token":"app-N","expires_in":3600}` for valid `client_id`/`client_secret` data |
+//! | `/v1/user/token` | user token for `username`/`password` data and a valid `X-App-Token` header |
+//! | `/device/register` | header `X-Device-Token: dev-N` for an `X-Device-ID` header |
+//! | `/user/auth` | user token for a valid `X-Device-Token` (and, if sent, a valid `Authorization`) |
+//! | `/auth/session` | header `X-Session-Token: Session sess-N` for an `X-API-Key` header |
+//! | `/header-token` | header `X-Auth-Token: Bearer hdr-N` |
+//! | `/nested` | `{"data":{"auth":{"token":…,"type":"Custom","ttl":"120"}},"session":"s-1"}` |
+//! | `/status/<code>` | that status, plain-text body |
+//! | `/oauth-error/<status>/<error>` | an RFC 6749 error body with that status |
+//! | `/flaky/<key>/<n>` | 503 for the first n requests of `key`, then a token |
+//! | `/ratelimit/<key>/<secs>` | 429 with `Retry-After: secs` the first time, then a token |
+//! | `/slow/<ms>` | a token after `ms` |
+//! | `/trickle/<ms>` | a 200 whose 1000-byte body arrives one byte every `ms` |
+//! | `/big/<bytes>` | a token response padded to `bytes` |
+//! | `/gzip` | a gzip-encoded token response |
+//! | `/malformed/<kind>` | `not-json`, `array`, `empty`, `null-token`, `empty-token`, `number-token`, `html`, `truncated` |
+//! | `/redirect` | 302 to `/oauth/token` |
+//! | `/close` | closes the connection without answering |
+//! | `/_count/<path>` | `{"count":N}`: how many requests `/<path>` has had |
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+#[derive(Default)]
+struct State {
+    counter: AtomicU64,
+    hits: Mutex<HashMap<String, u64>>,
+    issued: Mutex<HashSet<String>>,
+    stopping: AtomicBool,
+}
+
+impl State {
+    fn next(&self, prefix: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = format!("{prefix}-{n}");
+        self.issued.lock().unwrap().insert(token.clone());
+        token
+    }
+
+    fn is_issued(&self, token: &str) -> bool {
+        self.issued.lock().unwrap().contains(token)
+    }
+
+    fn revoke(&self, token: &str) -> bool {
+        self.issued.lock().unwrap().remove(token)
+    }
+
+    fn hit(&self, path: &str) -> u64 {
+        let mut hits = self.hits.lock().unwrap();
+        let n = hits.entry(path.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// A running server; stopped when dropped.
+pub struct Server {
+    port: u16,
+    state: Arc<State>,
+    accept: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts a server on 127.0.0.1 on a port the OS chooses.
+    pub fn start() -> std::io::Result<Server> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let state = Arc::new(State::default());
+        let st = state.clone();
+        let accept = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let st = st.clone();
+                    thread::spawn(move || serve_connection(stream, &st));
+                }
+            }
+        });
+        Ok(Server { port, state, accept: Some(accept) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests `path` has had.
+    pub fn hits(&self, path: &str) -> u64 {
+        self.state.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.state.stopping.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Request data: the form or JSON body, else the query string.
+    fn data(&self) -> HashMap<String, String> {
+        let ct = self.header("content-type").unwrap_or("");
+        if ct.starts_with("application/json") {
+            return parse_json_object(&String::from_utf8_lossy(&self.body));
+        }
+        let mut map = parse_form(&self.query);
+        map.extend(parse_form(&String::from_utf8_lossy(&self.body)));
+        map
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len.min(16 << 20)];
+    reader.read_exact(&mut body).ok()?;
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target, String::new()),
+    };
+    Some(Request { method, path, query, headers, body })
+}
+
+fn serve_connection(stream: TcpStream, state: &State) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let Ok(write_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    let mut out = write_half;
+    while let Some(req) = read_request(&mut reader) {
+        if state.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        state.hit(&req.path);
+        if !handle(&req, state, &mut out) {
+            let _ = out.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(status: u16, body: String) -> Answer {
+        Answer { status, headers: vec![("Content-Type".into(), "application/json".into())], body: body.into_bytes() }
+    }
+
+    fn text(status: u16, body: &str) -> Answer {
+        Answer { status, headers: vec![("Content-Type".into(), "text/plain".into())], body: body.as_bytes().to_vec() }
+    }
+
+    fn header(mut self, k: &str, v: &str) -> Answer {
+        self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Answer {
+    Answer::json(status, format!(r#"{{"error":"{error}","error_description":"{description}"}}"#))
+}
+
+fn token_json(token: &str, expires_in: u64, extra: &str) -> String {
+    format!(r#"{{"access_token":"{token}","token_type":"bearer","expires_in":{expires_in}{extra}}}"#)
+}
+
+fn write_answer(out: &mut TcpStream, a: &Answer) -> bool {
+    let mut head = format!("HTTP/1.1 {} {}\r\n", a.status, reason(a.status));
+    for (k, v) in &a.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", a.body.len()));
+    out.write_all(head.as_bytes()).is_ok() && out.write_all(&a.body).is_ok() && out.flush().is_ok()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// Answers one request; false when the connection must close.
+fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let answer = match segments.as_slice() {
+        ["health"] => Answer::text(200, "ok"),
+        ["echo"] => echo(req),
+        ["oauth", "token"] => oauth_token(req, state),
+        ["v1", "app", "token"] => {
+            let d = req.data();
+            match (d.get("client_id"), d.get("client_secret")) {
+                (Some(id), Some(secret)) if *secret == format!("{id}-secret") => {
+                    Answer::json(200, format!(r#"{{"token":"{}","expires_in":3600}}"#, state.next("app")))
+                }
+                _ => oauth_error(401, "invalid_client", "unknown app"),
+            }
+        }
+        ["v1", "user", "token"] => {
+            let d = req.data();
+            let app_ok = req.header("x-app-token").is_some_and(|t| state.is_issued(t));
+            if !app_ok {
+                oauth_error(401, "invalid_token", "missing or unknown app token")
+            } else if d.get("username").is_none() || d.get("password").is_none() {
+                oauth_error(400, "invalid_request", "username and password required")
+            } else {
+                let extra = format!(r#","refresh_token":"{}""#, state.next("rt"));
+                Answer::json(200, token_json(&state.next("user"), 1800, &extra))
+            }
+        }
+        ["device", "register"] => match req.header("x-device-id") {
+            Some(_) => Answer::json(200, r#"{"registered":true}"#.into()).header("X-Device-Token", &state.next("dev")),
+            None => oauth_error(400, "invalid_request", "X-Device-ID required"),
+        },
+        ["user", "auth"] => {
+            let device_ok = req.header("x-device-token").is_some_and(|t| state.is_issued(t));
+            let app_ok = req
+                .header("authorization")
+                .map_or(true, |a| a.split_once(' ').is_some_and(|(_, t)| state.is_issued(t)));
+            if device_ok && app_ok {
+                Answer::json(200, token_json(&state.next("user"), 900, ""))
+            } else {
+                oauth_error(401, "invalid_token", "device or app token not valid")
+            }
+        }
+        ["auth", "session"] => match req.header("x-api-key") {
+            Some(_) => Answer::text(200, "").header("X-Session-Token", &format!("Session {}", state.next("sess"))),
+            None => oauth_error(401, "invalid_client", "X-API-Key required"),
+        },
+        ["header-token"] => Answer::text(200, "").header("X-Auth-Token", &format!("Bearer {}", state.next("hdr"))),
+        ["nested"] => Answer::json(
+            200,
+            format!(r#"{{"data":{{"auth":{{"token":"{}","type":"Custom","ttl":"120"}}}},"session":"s-1"}}"#, state.next("nested")),
+        ),
+        ["status", code] => {
+            let code = code.parse().unwrap_or(500);
+            Answer::text(code, &format!("status {code}"))
+        }
+        ["oauth-error", status, error] => oauth_error(status.parse().unwrap_or(400), error, &format!("described {error}")),
+        ["flaky", key, n] => {
+            let hits = state.hit(&format!("flaky:{key}"));
+            if hits <= n.parse().unwrap_or(0) {
+                Answer::text(503, "try again")
+            } else {
+                Answer::json(200, token_json(&state.next("flaky"), 3600, ""))
+            }
+        }
+        ["ratelimit", key, secs] => {
+            if state.hit(&format!("ratelimit:{key}")) == 1 {
+                Answer::text(429, "slow down").header("Retry-After", secs)
+            } else {
+                Answer::json(200, token_json(&state.next("rl"), 3600, ""))
+            }
+        }
+        ["slow", ms] => {
+            thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+            Answer::json(200, token_json(&state.next("slow"), 3600, ""))
+        }
+        ["trickle", ms] => return trickle(out, ms.parse().unwrap_or(100)),
+        ["big", bytes] => {
+            let n: usize = bytes.parse().unwrap_or(0);
+            Answer::json(200, format!(r#"{{"access_token":"big","pad":"{}"}}"#, "x".repeat(n.saturating_sub(40))))
+        }
+        ["gzip"] => {
+            let body = token_json(&state.next("gz"), 3600, "");
+            Answer { status: 200, headers: vec![("Content-Type".into(), "application/json".into())], body: gzip_stored(body.as_bytes()) }
+                .header("Content-Encoding", "gzip")
+        }
+        ["malformed", kind] => match *kind {
+            "not-json" => Answer::json(200, "access_token=abc".into()),
+            "array" => Answer::json(200, r#"[{"access_token":"abc"}]"#.into()),
+            "empty" => Answer::json(200, String::new()),
+            "null-token" => Answer::json(200, r#"{"access_token":null}"#.into()),
+            "empty-token" => Answer::json(200, r#"{"access_token":""}"#.into()),
+            "number-token" => Answer::json(200, r#"{"access_token":12345}"#.into()),
+            "html" => Answer { status: 200, headers: vec![("Content-Type".into(), "text/html".into())], body: b"<html>login</html>".to_vec() },
+            "truncated" => {
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"access_tok");
+                return false;
+            }
+            _ => Answer::text(404, "unknown kind"),
+        },
+        ["redirect"] => Answer::text(302, "").header("Location", "/oauth/token"),
+        ["close"] => return false,
+        ["_count", rest @ ..] => {
+            let path = format!("/{}", rest.join("/"));
+            let n = state.hits.lock().unwrap().get(&path).copied().unwrap_or(0);
+            Answer::json(200, format!(r#"{{"count":{n}}}"#))
+        }
+        _ => Answer::text(404, "no such route"),
+    };
+    write_answer(out, &answer)
+}
+
+fn echo(req: &Request) -> Answer {
+    let mut fields = vec![
+        ("access_token".to_string(), "echo-token".to_string()),
+        ("method".to_string(), req.method.clone()),
+        ("query".to_string(), req.query.clone()),
+        ("body".to_string(), String::from_utf8_lossy(&req.body).into_owned()),
+        ("content_type".to_string(), req.header("content-type").unwrap_or("").to_string()),
+    ];
+    for (k, v) in &req.headers {
+        fields.push((format!("header.{}", k.to_ascii_lowercase()), v.clone()));
+    }
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{}", json_string(k), json_string(v))).collect();
+    Answer::json(200, format!("{{{},\"expires_in\":3600}}", body.join(",")))
+}
+
+fn client_auth(req: &Request, data: &HashMap<String, String>) -> Option<(String, Option<String>, &'static str)> {
+    if let Some(basic) = req.header("authorization").and_then(|a| a.strip_prefix("Basic ")) {
+        let decoded = String::from_utf8(base64_decode(basic)?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        return Some((form_decode(id), Some(form_decode(secret)), "basic"));
+    }
+    let id = data.get("client_id")?.clone();
+    Some((id, data.get("client_secret").cloned(), "body"))
+}
+
+fn oauth_token(req: &Request, state: &State) -> Answer {
+    if req.method != "POST" {
+        return oauth_error(405, "invalid_request", "POST required");
+    }
+    let data = req.data();
+    let client = client_auth(req, &data);
+    match data.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {
+            let Some((id, Some(secret), how)) = client else {
+                return oauth_error(401, "invalid_client", "client authentication failed");
+            };
+            if secret != format!("{id}-secret") {
+                return oauth_error(401, "invalid_client", "client authentication failed");
+            }
+            let scope = data.get("scope").cloned().unwrap_or_default();
+            let mut extra = format!(r#","client_auth":"{how}""#);
+            if !scope.is_empty() {
+                extra.push_str(&format!(r#","scope":{}"#, json_string(&scope)));
+            }
+            if scope.split(' ').any(|s| s == "offline") {
+                extra.push_str(&format!(r#","refresh_token":"{}""#, state.next("rt")));
+            }
+            Answer::json(200, token_json(&state.next("cc"), 3600, &extra))
+        }
+        Some("refresh_token") => {
+            match &client {
+                Some((id, Some(secret), _)) if *secret != format!("{id}-secret") => {
+                    return oauth_error(401, "invalid_client", "client authentication failed")
+                }
+                None => return oauth_error(401, "invalid_client", "client_id required"),
+                _ => {}
+            }
+            let rt = data.get("refresh_token").map(String::as_str).unwrap_or("");
+            if rt == "rt-static" {
+                return Answer::json(200, token_json(&state.next("rf"), 3600, ""));
+            }
+            if !state.revoke(rt) {
+                return oauth_error(400, "invalid_grant", "refresh token is invalid or expired");
+            }
+            let extra = format!(r#","refresh_token":"{}""#, state.next("rt"));
+            Answer::json(200, token_json(&state.next("rf"), 3600, &extra))
+        }
+        _ => oauth_error(400, "unsupported_grant_type", "grant type not supported"),
+    }
+}
+
+fn trickle(out: &mut TcpStream, ms: u64) -> bool {
+    if out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n").is_err() {
+        return false;
+    }
+    for _ in 0..1000 {
+        thread::sleep(Duration::from_millis(ms));
+        if out.write_all(b" ").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    false
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_form(s: &str) -> HashMap<String, String> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+/// A flat JSON object of string values, as tokenforge sends; enough for this server.
+fn parse_json_object(s: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    let mut strings = Vec::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            let mut cur = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => {
+                        if let Some(e) = chars.next() {
+                            cur.push(match e {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => other,
+                            })
+                        }
+                    }
+                    c => cur.push(c),
+                }
+            }
+            strings.push(cur);
+        }
+    }
+    for pair in strings.chunks(2) {
+        if let [k, v] = pair {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    map
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.trim().bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        buf = (buf << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// A gzip member holding `data` in stored (uncompressed) deflate blocks.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65535).collect() };
+    for (i, chunk) in chunks.iter().enumerate() {
+        out.push(u8::from(i + 1 == chunks.len()));
+        let len = chunk.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(base64_decode("YTpi").unwrap(), b"a:b");
+        assert_eq!(form_decode("a+b%3Dc%"), "a b=c%");
+        assert_eq!(parse_json_object(r#"{"a":"1","b":"x\"y"}"#)["b"], "x\"y");
+    }
+}
