@@ -194,17 +194,29 @@ fn header_token(response: &Response, header: &str, token_type: &str) -> Result<T
     let value = std::str::from_utf8(raw)
         .map_err(|_| Error::response(format!("header \"{header}\" is not UTF-8")))?
         .trim();
-    let prefix_len = token_type.len() + 1;
-    let value = match value.get(..prefix_len) {
-        Some(p) if p[..token_type.len()].eq_ignore_ascii_case(token_type) && p.ends_with(' ') => {
-            value[prefix_len..].trim_start()
-        }
-        _ => value,
-    };
+    let value = strip_scheme(value, token_type);
     if value.is_empty() {
         return Err(Error::response(format!("header \"{header}\" is empty")));
     }
     Token::new(value, Some(token_type), None, None)
+}
+
+/// `value` without a leading `scheme` (any case) and the spaces after it; a value that is
+/// only the scheme gives "".
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> &'a str {
+    match value.get(..scheme.len()) {
+        Some(p) if p.eq_ignore_ascii_case(scheme) => {
+            let rest = &value[scheme.len()..];
+            if rest.is_empty() {
+                ""
+            } else if rest.starts_with(' ') {
+                rest.trim_start()
+            } else {
+                value
+            }
+        }
+        _ => value,
+    }
 }
 
 #[cfg(test)]

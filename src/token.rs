@@ -179,7 +179,7 @@ mod tests {
     fn refuses_empty_and_header_breaking_tokens() {
         assert!(Token::new("", None, None, None).is_err());
         assert!(Token::new("a\r\nX: y", None, None, None).is_err());
-        assert!(Token::new("a", Some("B\n"), None, None).is_err());
+        assert!(Token::new("a", Some("B\nC"), None, None).is_err());
         assert!(Token::new("a\0", None, None, None).is_err());
     }
 
