@@ -158,6 +158,12 @@ impl Error {
         self
     }
 
+    /// Records the HTTP status of the answer the error came from.
+    pub fn with_status(mut self, status: u16) -> Error {
+        self.http_status = status;
+        self
+    }
+
     pub fn with_retry_after_ms(mut self, ms: Option<i64>) -> Error {
         self.retry_after_ms = ms;
         self

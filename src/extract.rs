@@ -133,17 +133,17 @@ pub fn token_from_response(
             .with_retry_after_ms(response.retry_after_ms(now_ms)));
     }
     let token = match source {
-        TokenSource::Body(fields) => body_token(object?, fields, now_ms)?,
-        TokenSource::Header { header, token_type } => {
-            let mut token = header_token(response, header, token_type)?;
+        TokenSource::Body(fields) => object.and_then(|o| body_token(o, fields, now_ms)),
+        TokenSource::Header { header, token_type } => header_token(response, header, token_type).map(|mut token| {
             if let Ok(object) = object {
                 for (k, v) in &object {
                     token = token.with_extra(k, v);
                 }
             }
             token
-        }
-    };
+        }),
+    }
+    .map_err(|e| e.with_status(status))?;
     Ok(match ttl_ms {
         Some(ttl) => token.with_expires_at_ms(Some(now_ms.saturating_add(ttl))),
         None => token,
