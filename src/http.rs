@@ -50,8 +50,9 @@ pub enum ContentType {
 }
 
 /// A request ready to send: URL without query, headers, data, query and an optional raw body
-/// that replaces the encoded data. With GET, data goes into the query string.
-#[derive(Clone, Debug)]
+/// that replaces the encoded data. With GET, data goes into the query string. No `Debug`: it
+/// holds secrets.
+#[derive(Clone)]
 pub struct Request {
     pub method: Method,
     pub url: String,
@@ -89,8 +90,8 @@ impl Default for Policy {
     }
 }
 
-/// A received answer: status, headers and the whole (capped, decompressed) body.
-#[derive(Debug)]
+/// A received answer: status, headers and the whole (capped, decompressed) body. No `Debug`:
+/// the body holds tokens.
 pub struct Response {
     pub status: u16,
     pub headers: http::HeaderMap,
@@ -385,6 +386,14 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_is_verified_unless_turned_off() {
+        assert!(!VERIFYING.config().tls_config().disable_verification());
+        assert!(NOT_VERIFYING.config().tls_config().disable_verification());
+        assert_eq!(VERIFYING.config().max_redirects(), 0);
+        assert!(!VERIFYING.config().http_status_as_error());
+    }
 
     #[test]
     fn form_encoding() {

@@ -361,3 +361,14 @@ fn many_threads_share_one_fetcher() {
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
     assert_eq!(s.hits("/echo"), 80);
 }
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let s = Server::start().unwrap();
+    let f = body(&s, "x", "/echo").build().unwrap();
+    for _ in 0..5 {
+        f.fetch(None).unwrap();
+    }
+    assert_eq!(s.hits("/echo"), 5);
+    assert_eq!(s.connections(), 1, "pooled connection reused");
+}

@@ -149,3 +149,32 @@ macro_rules! guarded {
 }
 
 pub(crate) use {fallible, guarded};
+
+#[cfg(test)]
+mod tests {
+    use super::error::{tokenforge_error, tokenforge_error_code, tokenforge_error_free};
+    use crate::error::{Error, ResultCode};
+    use std::ptr;
+
+    fn run(outcome: u8, err: *mut *mut tokenforge_error) -> ResultCode {
+        fallible!(err, {
+            match outcome {
+                0 => Ok(()),
+                1 => Err(Error::config("bad")),
+                _ => panic!("boom"),
+            }
+        })
+    }
+
+    #[test]
+    fn boundary_turns_errors_and_panics_into_codes() {
+        let mut err: *mut tokenforge_error = ptr::null_mut();
+        assert_eq!(run(0, &mut err), ResultCode::Ok);
+        assert!(err.is_null(), "no error on success");
+        assert_eq!(run(1, ptr::null_mut()), ResultCode::Config, "err may be NULL");
+        assert_eq!(run(2, &mut err), ResultCode::Panic);
+        assert_eq!(unsafe { tokenforge_error_code(err) }, ResultCode::Panic);
+        unsafe { tokenforge_error_free(err) };
+        assert_eq!(guarded!(7, { panic!("boom") }), 7);
+    }
+}

@@ -28,6 +28,10 @@
 //! | `/redirect` | 302 to `/oauth/token` |
 //! | `/close` | closes the connection without answering |
 //! | `/_count/<path>` | `{"count":N}`: how many requests `/<path>` has had |
+//!
+//! It also acts as an HTTP proxy: after `CONNECT host:port` it serves the tunnelled requests
+//! itself, adding the request header `X-Via-Proxy: host:port`, so that `/echo` shows whether
+//! a client used a proxy.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -40,6 +44,7 @@ use std::time::Duration;
 #[derive(Default)]
 struct State {
     counter: AtomicU64,
+    connections: AtomicU64,
     hits: Mutex<HashMap<String, u64>>,
     issued: Mutex<HashSet<String>>,
     stopping: AtomicBool,
@@ -89,6 +94,7 @@ impl Server {
                     break;
                 }
                 if let Ok(stream) = stream {
+                    st.connections.fetch_add(1, Ordering::SeqCst);
                     let st = st.clone();
                     thread::spawn(move || serve_connection(stream, &st));
                 }
@@ -104,6 +110,11 @@ impl Server {
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many connections clients have opened (keep-alive reuses them).
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     /// How many requests `path` has had.
@@ -187,9 +198,21 @@ fn serve_connection(stream: TcpStream, state: &State) {
     let Ok(write_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     let mut out = write_half;
-    while let Some(req) = read_request(&mut reader) {
+    let mut via_proxy = None;
+    while let Some(mut req) = read_request(&mut reader) {
         if state.stopping.load(Ordering::SeqCst) {
             return;
+        }
+        if req.method == "CONNECT" {
+            // Act as an HTTP proxy tunnelling to itself; note the tunnel's target.
+            via_proxy = Some(req.path.clone());
+            if out.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+                return;
+            }
+            continue;
+        }
+        if let Some(target) = &via_proxy {
+            req.headers.push(("X-Via-Proxy".to_string(), target.clone()));
         }
         state.hit(&req.path);
         if !handle(&req, state, &mut out) {
