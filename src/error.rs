@@ -158,6 +158,15 @@ impl Error {
         self
     }
 
+    /// Names the step without touching the message (for errors a user callback made, whose
+    /// message reaches the caller unchanged).
+    pub fn with_step_field(mut self, step: &str) -> Error {
+        if self.step.is_none() {
+            self.step = Some(CText::lossy(step));
+        }
+        self
+    }
+
     /// Records the HTTP status of the answer the error came from.
     pub fn with_status(mut self, status: u16) -> Error {
         self.http_status = status;

@@ -63,6 +63,69 @@ pub struct Request {
     pub raw_body: Option<(Vec<u8>, String)>,
 }
 
+/// Replaces the value of `key` (case-insensitively for headers) or appends it.
+pub fn upsert(list: &mut Vec<(String, String)>, key: &str, value: &str, ignore_case: bool) {
+    let same = |k: &String| if ignore_case { k.eq_ignore_ascii_case(key) } else { k == key };
+    match list.iter_mut().find(|(k, _)| same(k)) {
+        Some(entry) => entry.1 = value.to_string(),
+        None => list.push((key.to_string(), value.to_string())),
+    }
+}
+
+fn non_empty_key(what: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid_argument(format!("{what} must not be empty")));
+    }
+    Ok(())
+}
+
+/// Changes a request hook may make. Each checks its input as the builder's setters do.
+impl Request {
+    /// Sets (or replaces, matching case-insensitively) a header.
+    pub fn set_header(&mut self, name: &str, value: &str) -> Result<()> {
+        check_header(name, value)?;
+        upsert(&mut self.headers, name, value, true);
+        Ok(())
+    }
+
+    /// Removes every header called `name` (any case); absent is not an error.
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    /// The first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets (or replaces) a data field.
+    pub fn set_data(&mut self, key: &str, value: &str) -> Result<()> {
+        non_empty_key("data key", key)?;
+        upsert(&mut self.data, key, value, false);
+        Ok(())
+    }
+
+    /// Removes the data field `key`; absent is not an error.
+    pub fn remove_data(&mut self, key: &str) {
+        self.data.retain(|(k, _)| k != key);
+    }
+
+    /// Sets (or replaces) a query parameter.
+    pub fn set_query(&mut self, key: &str, value: &str) -> Result<()> {
+        non_empty_key("query parameter name", key)?;
+        upsert(&mut self.query, key, value, false);
+        Ok(())
+    }
+
+    /// Sends `body` as it is, with `content_type`, instead of the encoded data (with GET too).
+    pub fn set_body(&mut self, body: &[u8], content_type: &str) -> Result<()> {
+        check_header("Content-Type", content_type)?;
+        non_empty_key("content type", content_type.trim())?;
+        self.raw_body = Some((body.to_vec(), content_type.to_string()));
+        Ok(())
+    }
+}
+
 /// Limits and retry rules of one call.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {

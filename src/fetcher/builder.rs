@@ -4,9 +4,9 @@
 use super::{Fetcher, HttpFetcher};
 use crate::error::{Error, Result};
 use crate::extract::{BodyFields, TokenSource};
-use crate::http::{self, ContentType, Method, Policy};
+use crate::http::{self, upsert, ContentType, Method, Policy};
+use crate::hooks::{ErrorHook, RequestHook};
 use crate::template::Template;
-use crate::text::CText;
 use std::time::Duration;
 
 /// What kind of fetcher a builder makes.
@@ -49,6 +49,8 @@ pub struct FetcherBuilder {
     ttl_ms: Option<i64>,
     policy: Policy,
     depends_on: Vec<String>,
+    request_hook: Option<RequestHook>,
+    error_hook: Option<ErrorHook>,
 }
 
 fn join_url(base_url: &str, endpoint: &str) -> String {
@@ -63,15 +65,6 @@ fn non_empty(what: &str, value: &str) -> Result<()> {
         return Err(Error::invalid_argument(format!("{what} must not be empty")));
     }
     Ok(())
-}
-
-/// Replaces the value of `key` (case-insensitively for headers) or appends it.
-fn upsert(list: &mut Vec<(String, String)>, key: &str, value: &str, ignore_case: bool) {
-    let same = |k: &String| if ignore_case { k.eq_ignore_ascii_case(key) } else { k == key };
-    match list.iter_mut().find(|(k, _)| same(k)) {
-        Some(entry) => entry.1 = value.to_string(),
-        None => list.push((key.to_string(), value.to_string())),
-    }
 }
 
 impl FetcherBuilder {
@@ -93,6 +86,8 @@ impl FetcherBuilder {
             ttl_ms: None,
             policy: Policy::default(),
             depends_on: Vec::new(),
+            request_hook: None,
+            error_hook: None,
         }
     }
 
@@ -294,25 +289,26 @@ impl FetcherBuilder {
         Ok(())
     }
 
+    /// Replaces the request hook (dropping any earlier one).
+    pub fn request_hook(&mut self, hook: RequestHook) {
+        self.request_hook = Some(hook);
+    }
+
+    /// Replaces the error hook (dropping any earlier one).
+    pub fn error_hook(&mut self, hook: ErrorHook) {
+        self.error_hook = Some(hook);
+    }
+
     /// Checks the options as a whole and makes the fetcher: a bad name or URL is
     /// `INVALID_ARGUMENT`; a bad template, a template naming a step that is not a dependency,
     /// or a step depending on itself is `CONFIG`.
     pub fn build(self) -> Result<Fetcher> {
-        self.check().map_err(|e| e.with_step(&self.name))?;
-        let name = CText::new(&self.name).expect("checked");
-        let depends_on = self.depends_on.iter().map(|d| CText::lossy(d)).collect();
-        let ttl_ms = self.ttl_ms;
+        http::check_url(&self.url).map_err(|e| e.with_step(&self.name))?;
+        let error_hook = self.error_hook.clone();
+        let depends_on = self.depends_on.clone();
+        let (name, ttl_ms) = (self.name.clone(), self.ttl_ms);
         let imp = self.into_http()?;
-        Ok(Fetcher { name, depends_on, ttl_ms, imp })
-    }
-
-    fn check(&self) -> Result<()> {
-        non_empty("step name", &self.name)?;
-        http::check_url(&self.url)?;
-        if self.depends_on.iter().any(|d| d == &self.name) {
-            return Err(Error::config("step depends on itself"));
-        }
-        Ok(())
+        Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))
     }
 
     fn templates(&self, list: &[(String, String)], what: &str) -> Result<Vec<(String, Template)>> {
@@ -351,6 +347,7 @@ impl FetcherBuilder {
             basic_auth: self.basic_auth.clone(),
             client: self.client.clone(),
             policy: self.policy,
+            request_hook: self.request_hook.clone(),
         })
     }
 }

@@ -5,6 +5,7 @@ use super::builder::ClientCredentials;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::extract::{self, TokenSource};
+use crate::hooks::{self, RequestHook};
 use crate::http::{self, ContentType, Method, Policy, Request};
 use crate::template::Template;
 use crate::token::{now_ms, Token};
@@ -22,6 +23,7 @@ pub struct HttpFetcher {
     pub(super) basic_auth: Option<(String, String)>,
     pub(super) client: Option<ClientCredentials>,
     pub(super) policy: Policy,
+    pub(super) request_hook: Option<RequestHook>,
 }
 
 /// `Basic base64(user:password)`; with `form_encoded`, each part is form-encoded first, as
@@ -79,8 +81,14 @@ impl HttpFetcher {
         Ok(request)
     }
 
-    pub fn fetch(&self, context: &Context, ttl_ms: Option<i64>) -> Result<Token> {
-        let request = self.request(context)?;
+    /// Builds the request (options, templates, then the request hook), sends it and reads
+    /// the token out of the answer.
+    pub fn fetch(&self, context: Option<&Context>, ttl_ms: Option<i64>) -> Result<Token> {
+        let empty = Context::new();
+        let mut request = self.request(context.unwrap_or(&empty))?;
+        if let Some(hook) = &self.request_hook {
+            hooks::run_request_hook(hook, context, &mut request)?;
+        }
         let response = http::send(&request, &self.policy)?;
         extract::token_from_response(&response, &self.source, ttl_ms, now_ms())
     }

@@ -1,5 +1,6 @@
 //! Fetchers: one step that obtains one token. A [`FetcherBuilder`] collects options and
-//! builds an immutable [`Fetcher`] that any number of threads may use at once.
+//! builds an immutable [`Fetcher`] that any number of threads may use at once; a custom
+//! fetcher runs the user's own fetch function.
 
 mod builder;
 mod http_fetcher;
@@ -8,20 +9,76 @@ pub use builder::{FetcherBuilder, Kind};
 pub use http_fetcher::{basic_authorization, HttpFetcher};
 
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultCode};
+use crate::hooks::{self, ErrorHook, FetchHook};
 use crate::text::CText;
-use crate::token::Token;
+use crate::token::{now_ms, Token};
 use std::fmt;
+
+enum Imp {
+    Http(HttpFetcher),
+    Custom(FetchHook),
+}
 
 /// One step of a token flow: its name, the steps whose tokens it needs, and how it fetches.
 pub struct Fetcher {
     name: CText,
     depends_on: Vec<CText>,
     ttl_ms: Option<i64>,
-    imp: HttpFetcher,
+    imp: Imp,
+    error_hook: Option<ErrorHook>,
+}
+
+/// Checks a step name and its dependencies: `INVALID_ARGUMENT` for empty names, `CONFIG` for
+/// a step depending on itself. Duplicate dependencies are dropped.
+fn check_names(name: &str, depends_on: &[String]) -> Result<(CText, Vec<CText>)> {
+    let text = |what: &str, s: &str| {
+        if s.trim().is_empty() {
+            return Err(Error::invalid_argument(format!("{what} must not be empty")));
+        }
+        CText::new(s).ok_or_else(|| Error::invalid_argument(format!("{what} contains NUL")))
+    };
+    let name_text = text("step name", name)?;
+    let mut deps: Vec<CText> = Vec::new();
+    for d in depends_on {
+        if d == name {
+            return Err(Error::config("step depends on itself"));
+        }
+        let d = text("dependency name", d)?;
+        if !deps.contains(&d) {
+            deps.push(d);
+        }
+    }
+    Ok((name_text, deps))
 }
 
 impl Fetcher {
+    fn new(
+        name: &str,
+        depends_on: &[String],
+        ttl_ms: Option<i64>,
+        imp: Imp,
+        error_hook: Option<ErrorHook>,
+    ) -> Result<Fetcher> {
+        let (name, depends_on) = check_names(name, depends_on)?;
+        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook })
+    }
+
+    /// A step whose fetch is `fetch` (CustomTokenFetcher). `ttl_ms` overrides the returned
+    /// token's expiry. Its errors reach the caller with their code and message unchanged.
+    pub fn custom(
+        name: &str,
+        depends_on: &[String],
+        ttl_ms: Option<i64>,
+        fetch: FetchHook,
+        error_hook: Option<ErrorHook>,
+    ) -> Result<Fetcher> {
+        if ttl_ms.is_some_and(|t| t <= 0) {
+            return Err(Error::invalid_argument("ttl_ms must be positive"));
+        }
+        Fetcher::new(name, depends_on, ttl_ms, Imp::Custom(fetch), error_hook).map_err(|e| e.with_step(name))
+    }
+
     pub fn name(&self) -> &CText {
         &self.name
     }
@@ -36,18 +93,31 @@ impl Fetcher {
     }
 
     /// Fetches the token. Every declared dependency must be in `context` (`DEPENDENCY`
-    /// otherwise). Errors name this step.
+    /// otherwise; nothing is sent). Errors name this step; the error hook hears of each.
     pub fn fetch(&self, context: Option<&Context>) -> Result<Token> {
-        let empty = Context::new();
-        let context = context.unwrap_or(&empty);
-        self.check_dependencies(context)
-            .and_then(|()| self.imp.fetch(context, self.ttl_ms))
-            .map_err(|e| e.with_step(self.name.as_str()))
+        let result = self.check_dependencies(context).and_then(|()| match &self.imp {
+            Imp::Http(h) => h.fetch(context, self.ttl_ms).map_err(|e| e.with_step(self.name.as_str())),
+            Imp::Custom(f) => self.fetch_custom(f, context),
+        });
+        if let (Err(e), Some(hook)) = (&result, &self.error_hook) {
+            hooks::run_error_hook(hook, e, context);
+        }
+        result
     }
 
-    fn check_dependencies(&self, context: &Context) -> Result<()> {
-        match self.depends_on.iter().find(|d| context.get(d.as_str()).is_none()) {
-            Some(d) => Err(Error::dependency(format!("dependency \"{d}\" is absent from the context"))),
+    fn fetch_custom(&self, fetch: &FetchHook, context: Option<&Context>) -> Result<Token> {
+        let token = hooks::call("custom fetcher", || fetch(context)).map_err(|e| e.with_step_field(self.name.as_str()))?;
+        Ok(match self.ttl_ms {
+            Some(ttl) => token.with_expires_at_ms(Some(now_ms().saturating_add(ttl))),
+            None => token,
+        })
+    }
+
+    fn check_dependencies(&self, context: Option<&Context>) -> Result<()> {
+        let missing = self.depends_on.iter().find(|d| context.and_then(|c| c.get(d.as_str())).is_none());
+        match missing {
+            Some(d) => Err(Error::new(ResultCode::Dependency, format!("dependency \"{d}\" is absent from the context"))
+                .with_step(self.name.as_str())),
             None => Ok(()),
         }
     }
