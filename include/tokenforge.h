@@ -131,6 +131,12 @@ typedef struct tokenforge_fetcher tokenforge_fetcher;
 typedef struct tokenforge_fetcher_builder tokenforge_fetcher_builder;
 
 /**
+ * The request a request hook may read and change. Valid only during the hook call; strings
+ * it returns stay valid until the hook returns.
+ */
+typedef struct tokenforge_request tokenforge_request;
+
+/**
  * A place to keep tokens by key. Thread-safe. Owned by the caller; pipelines using it keep
  * their own reference.
  */
@@ -141,6 +147,77 @@ typedef struct tokenforge_storage tokenforge_storage;
  * Immutable; may be shared between threads. Owned by whoever received it as `*mut`.
  */
 typedef struct tokenforge_token tokenforge_token;
+
+/**
+ * A fetch written in C (CustomTokenFetcher). `ctx` (NULL when the fetch had none) is
+ * borrowed for the call. Return `TOKENFORGE_RESULT_OK` with a new token in `*out` (the
+ * library takes it), or another code, optionally with an error from `tokenforge_error_new`
+ * in `*err` (the library takes it too): that code and message reach the caller unchanged.
+ * OK without a token, or a value that is no result code, is a `CALLBACK` error.
+ */
+typedef tokenforge_result (*tokenforge_fetch_callback)(void *userdata,
+                                                       const struct tokenforge_context *ctx,
+                                                       struct tokenforge_token **out,
+                                                       struct tokenforge_error **err);
+
+/**
+ * Frees a userdata; may be NULL.
+ */
+typedef void (*tokenforge_free_userdata)(void *userdata);
+
+/**
+ * Called after the options and templates are applied, before the request is sent, with the
+ * context (NULL when the fetch had none) and the request to read and change. Return
+ * `TOKENFORGE_RESULT_OK` to send it; anything else aborts the fetch with
+ * `TOKENFORGE_RESULT_CALLBACK` and nothing is sent. `ctx` and `req` are borrowed for the call.
+ */
+typedef tokenforge_result (*tokenforge_request_hook)(void *userdata,
+                                                     const struct tokenforge_context *ctx,
+                                                     struct tokenforge_request *req);
+
+/**
+ * Called once for every failed fetch with the error and the context (NULL when none), both
+ * borrowed for the call. Must not free them.
+ */
+typedef void (*tokenforge_error_hook)(void *userdata,
+                                      const struct tokenforge_error *error,
+                                      const struct tokenforge_context *ctx);
+
+/**
+ * The callbacks of a storage written in C. Set `struct_size` to
+ * `sizeof(tokenforge_storage_callbacks)`: later versions may add fields at the end, and the
+ * library reads only what the caller's struct has. Every callback is required, receives the
+ * `userdata` given to `tokenforge_storage_new_custom`, may run on several threads at once,
+ * and returns `TOKENFORGE_RESULT_OK` or a failure, optionally with an error from
+ * `tokenforge_error_new` in `*err` (the library takes it). Any failure, or a value that is
+ * no result code, reaches the caller as `TOKENFORGE_RESULT_STORAGE` with the callback's
+ * message.
+ */
+typedef struct tokenforge_storage_callbacks {
+  /**
+   * `sizeof(tokenforge_storage_callbacks)` as the caller compiled it.
+   */
+  uint32_t struct_size;
+  /**
+   * Stores a copy of `t` (borrowed for the call) under `key` (borrowed), replacing any.
+   */
+  tokenforge_result (*store_token)(void *userdata,
+                                   const char *key,
+                                   const struct tokenforge_token *t,
+                                   struct tokenforge_error **err);
+  /**
+   * Sets `*out` to a new token (the library takes it; e.g. from `tokenforge_token_new` or
+   * `tokenforge_token_clone`), or leaves it NULL when `key` is absent, and returns OK.
+   */
+  tokenforge_result (*retrieve_token)(void *userdata,
+                                      const char *key,
+                                      struct tokenforge_token **out,
+                                      struct tokenforge_error **err);
+  /**
+   * Deletes the token under `key`; an absent key is OK.
+   */
+  tokenforge_result (*delete_token)(void *userdata, const char *key, struct tokenforge_error **err);
+} tokenforge_storage_callbacks;
 
 #ifdef __cplusplus
 extern "C" {
@@ -591,6 +668,153 @@ const char *tokenforge_fetcher_dependency(const struct tokenforge_fetcher *f, si
 void tokenforge_fetcher_free(struct tokenforge_fetcher *f);
 
 /**
+ * Makes a step whose fetch is `fetch`, with `n_depends_on` dependency names (copied; the
+ * array may be NULL when `n_depends_on` is 0) and `ttl_ms` overriding the returned token's
+ * expiry (< 0: none, 0 is `INVALID_ARGUMENT`). The library owns `userdata`: `free_userdata`
+ * (nullable) is called exactly once, when the last owner of the fetcher is freed, or at once
+ * if this call fails. On success `*out` receives a fetcher the caller owns. Errors:
+ * `INVALID_ARGUMENT` (NULL name, fetch or out, a NULL or non-UTF-8 dependency, empty names),
+ * `CONFIG` (a step depending on itself). The callback may run on several threads at once.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `depends_on` is NULL or `n_depends_on` readable
+ * pointers, each NULL or NUL-terminated; functions are NULL or valid; `out` and `err` are
+ * NULL or writable.
+ */
+enum tokenforge_result tokenforge_fetcher_new_custom(const char *name,
+                                                     const char *const *depends_on,
+                                                     size_t n_depends_on,
+                                                     int64_t ttl_ms,
+                                                     tokenforge_fetch_callback fetch,
+                                                     void *userdata,
+                                                     tokenforge_free_userdata free_userdata,
+                                                     struct tokenforge_fetcher **out,
+                                                     struct tokenforge_error **err);
+
+/**
+ * Sets the request hook of a body, header or client_credentials builder, replacing any
+ * earlier one (whose `free_userdata` is then called). The library owns `userdata` from now
+ * on: `free_userdata` (nullable) is called exactly once, when the last owner (builder or
+ * fetcher) is freed, or at once if this call fails. `INVALID_ARGUMENT` when `b` or `hook` is
+ * NULL. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `hook` and `free_userdata` are NULL or valid functions.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_request_hook(struct tokenforge_fetcher_builder *b,
+                                                                   tokenforge_request_hook hook,
+                                                                   void *userdata,
+                                                                   tokenforge_free_userdata free_userdata);
+
+/**
+ * Sets the error hook of a builder, replacing any earlier one. Ownership of `userdata` as
+ * for `tokenforge_fetcher_builder_set_request_hook`. `INVALID_ARGUMENT` when `b` or `hook`
+ * is NULL. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `hook` and `free_userdata` are NULL or valid functions.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_error_hook(struct tokenforge_fetcher_builder *b,
+                                                                 tokenforge_error_hook hook,
+                                                                 void *userdata,
+                                                                 tokenforge_free_userdata free_userdata);
+
+/**
+ * Sets (or replaces, matching the name case-insensitively) a request header. Copies both.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8, a name that is not an HTTP token, or CR, LF or NUL
+ * in the value. Only during the hook call.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_header(struct tokenforge_request *r,
+                                                     const char *name,
+                                                     const char *value);
+
+/**
+ * Removes a request header (any case); absent is OK. `INVALID_ARGUMENT` for NULL or bad
+ * UTF-8. Only during the hook call.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `name` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_remove_header(struct tokenforge_request *r,
+                                                        const char *name);
+
+/**
+ * Sets (or replaces) a data field (body, or query string with GET). Copies both.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8 or an empty key. Only during the hook call.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_data(struct tokenforge_request *r,
+                                                   const char *key,
+                                                   const char *value);
+
+/**
+ * Removes a data field; absent is OK. `INVALID_ARGUMENT` for NULL or bad UTF-8. Only during
+ * the hook call.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `key` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_remove_data(struct tokenforge_request *r,
+                                                      const char *key);
+
+/**
+ * Sets (or replaces) a query parameter. Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8
+ * or an empty key. Only during the hook call.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_query(struct tokenforge_request *r,
+                                                    const char *key,
+                                                    const char *value);
+
+/**
+ * Sends `len` bytes at `body` (copied) as the request body instead of the encoded data, with
+ * the given Content-Type (NULL: "application/octet-stream"). `INVALID_ARGUMENT` when `body`
+ * is NULL with `len` > 0, or the content type is bad UTF-8 or holds CR or LF. Only during the
+ * hook call.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `body` is NULL or `len` readable bytes;
+ * `content_type` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_body(struct tokenforge_request *r,
+                                                   const uint8_t *body,
+                                                   size_t len,
+                                                   const char *content_type);
+
+/**
+ * The request's method, "GET" or "POST" (static); NULL when `r` is NULL.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook.
+ */
+const char *tokenforge_request_method(const struct tokenforge_request *r);
+
+/**
+ * The URL the request goes to, without the query parameters (see
+ * `tokenforge_request_set_query`); valid until the hook returns. NULL when `r` is NULL.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook.
+ */
+const char *tokenforge_request_url(const struct tokenforge_request *r);
+
+/**
+ * The value of a request header (any case), valid until the hook returns; NULL when absent,
+ * or an argument is NULL or not UTF-8.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook; `name` is NULL or NUL-terminated.
+ */
+const char *tokenforge_request_header(const struct tokenforge_request *r, const char *name);
+
+/**
  * POSTs `grant_type=refresh_token` to `token_url` and returns the new token with its expiry
  * computed. With `client_secret` the client authenticates by HTTP Basic; with NULL it is a
  * public client and `client_id` goes in the body. Connect failures, 408, 429 and 5xx are
@@ -684,6 +908,23 @@ enum tokenforge_result tokenforge_storage_delete(const struct tokenforge_storage
  * `s` is NULL or live, not used afterwards.
  */
 void tokenforge_storage_free(struct tokenforge_storage *s);
+
+/**
+ * Makes a storage of C callbacks (copied from `*callbacks`). The library owns `userdata`:
+ * `free_userdata` (nullable) is called exactly once, when the last owner of the storage is
+ * freed, or at once if this call fails. On success `*out` receives a storage the caller
+ * owns. `INVALID_ARGUMENT` when `callbacks` or `out` is NULL, `struct_size` is too small, or
+ * a callback is NULL. Thread-safe.
+ *
+ * # Safety
+ * `callbacks` is NULL or readable for `struct_size` bytes; the functions in it stay valid
+ * while the storage lives; `out` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_storage_new_custom(const struct tokenforge_storage_callbacks *callbacks,
+                                                     void *userdata,
+                                                     tokenforge_free_userdata free_userdata,
+                                                     struct tokenforge_storage **out,
+                                                     struct tokenforge_error **err);
 
 /**
  * Makes a token; all strings are copied. `token_type` NULL or empty means "Bearer";

@@ -3,13 +3,17 @@
 
 use super::context::tokenforge_context;
 use super::error::tokenforge_error;
+use super::hooks::{callback_outcome, context_ptr, tokenforge_free_userdata, UserData};
+use super::result::ResultArg;
 use super::token::tokenforge_token;
 use super::{arg, arg_mut, borrow, fallible, guarded, opt_str_arg, str_arg, take, to_c, write_out, Castable};
+use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
 use crate::fetcher::{Fetcher, FetcherBuilder};
 use crate::http::ContentType;
 use crate::text::CText;
-use std::ffi::c_char;
+use crate::token::Token;
+use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::sync::Arc;
 
@@ -451,4 +455,81 @@ pub unsafe extern "C" fn tokenforge_fetcher_dependency(f: *const tokenforge_fetc
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_free(f: *mut tokenforge_fetcher) {
     guarded!((), { drop(unsafe { take(f) }) })
+}
+
+/// A fetch written in C (CustomTokenFetcher). `ctx` (NULL when the fetch had none) is
+/// borrowed for the call. Return `TOKENFORGE_RESULT_OK` with a new token in `*out` (the
+/// library takes it), or another code, optionally with an error from `tokenforge_error_new`
+/// in `*err` (the library takes it too): that code and message reach the caller unchanged.
+/// OK without a token, or a value that is no result code, is a `CALLBACK` error.
+pub type tokenforge_fetch_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        ctx: *const tokenforge_context,
+        out: *mut *mut tokenforge_token,
+        err: *mut *mut tokenforge_error,
+    ) -> ResultArg,
+>;
+
+/// Makes a step whose fetch is `fetch`, with `n_depends_on` dependency names (copied; the
+/// array may be NULL when `n_depends_on` is 0) and `ttl_ms` overriding the returned token's
+/// expiry (< 0: none, 0 is `INVALID_ARGUMENT`). The library owns `userdata`: `free_userdata`
+/// (nullable) is called exactly once, when the last owner of the fetcher is freed, or at once
+/// if this call fails. On success `*out` receives a fetcher the caller owns. Errors:
+/// `INVALID_ARGUMENT` (NULL name, fetch or out, a NULL or non-UTF-8 dependency, empty names),
+/// `CONFIG` (a step depending on itself). The callback may run on several threads at once.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `depends_on` is NULL or `n_depends_on` readable
+/// pointers, each NULL or NUL-terminated; functions are NULL or valid; `out` and `err` are
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_new_custom(
+    name: *const c_char,
+    depends_on: *const *const c_char,
+    n_depends_on: usize,
+    ttl_ms: i64,
+    fetch: tokenforge_fetch_callback,
+    userdata: *mut c_void,
+    free_userdata: tokenforge_free_userdata,
+    out: *mut *mut tokenforge_fetcher,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    let data = UserData::new(userdata, free_userdata);
+    fallible!(err, {
+        let name = unsafe { str_arg(name, "name") }?;
+        let deps = unsafe { str_array(depends_on, n_depends_on, "depends_on") }?;
+        let fetch = fetch.ok_or_else(|| Error::invalid_argument("fetch callback is NULL"))?;
+        if out.is_null() {
+            return Err(Error::invalid_argument("out-parameter is NULL"));
+        }
+        let ttl = if ttl_ms < 0 { None } else { Some(ttl_ms) };
+        let hook = Arc::new(move |context: Option<&Context>| -> Result<Token> {
+            let mut token: *mut tokenforge_token = ptr::null_mut();
+            let mut error: *mut tokenforge_error = ptr::null_mut();
+            let rc = unsafe { fetch(data.ptr(), context_ptr(context), &mut token, &mut error) };
+            let token = unsafe { take(token) };
+            match unsafe { callback_outcome("custom fetcher", rc, error) } {
+                Some(e) => Err(e),
+                None => token.ok_or_else(|| {
+                    Error::new(ResultCode::Callback, "custom fetcher returned OK without a token")
+                }),
+            }
+        });
+        let fetcher = Fetcher::custom(name, &deps, ttl, hook, None)?;
+        unsafe { write_out(out, to_c(Arc::new(fetcher))) }
+    })
+}
+
+/// `n` C strings from `array`, copied; NULL array only with `n` 0.
+unsafe fn str_array(array: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if array.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    (0..n)
+        .map(|i| unsafe { str_arg(*array.add(i), what) }.map(str::to_string))
+        .collect()
 }

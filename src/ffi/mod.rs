@@ -9,6 +9,7 @@
 pub mod context;
 pub mod error;
 pub mod fetcher;
+pub mod hooks;
 pub mod oauth2;
 pub mod result;
 pub mod storage;

@@ -2,11 +2,15 @@
 //! it from many threads at once.
 
 use super::error::tokenforge_error;
+use super::hooks::{callback_outcome, tokenforge_free_userdata, UserData};
+use super::result::ResultArg;
 use super::token::tokenforge_token;
 use super::{arg, fallible, guarded, str_arg, take, to_c, write_out, Castable};
-use crate::error::{Error, ResultCode};
+use crate::error::{Error, Result, ResultCode};
 use crate::storage::{MemoryStorage, TokenStorage};
-use std::ffi::c_char;
+use crate::text::CText;
+use crate::token::Token;
+use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::sync::Arc;
 
@@ -96,4 +100,111 @@ pub unsafe extern "C" fn tokenforge_storage_delete(
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_storage_free(s: *mut tokenforge_storage) {
     guarded!((), { drop(unsafe { take(s) }) })
+}
+
+/// The callbacks of a storage written in C. Set `struct_size` to
+/// `sizeof(tokenforge_storage_callbacks)`: later versions may add fields at the end, and the
+/// library reads only what the caller's struct has. Every callback is required, receives the
+/// `userdata` given to `tokenforge_storage_new_custom`, may run on several threads at once,
+/// and returns `TOKENFORGE_RESULT_OK` or a failure, optionally with an error from
+/// `tokenforge_error_new` in `*err` (the library takes it). Any failure, or a value that is
+/// no result code, reaches the caller as `TOKENFORGE_RESULT_STORAGE` with the callback's
+/// message.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct tokenforge_storage_callbacks {
+    /// `sizeof(tokenforge_storage_callbacks)` as the caller compiled it.
+    pub struct_size: u32,
+    /// Stores a copy of `t` (borrowed for the call) under `key` (borrowed), replacing any.
+    pub store_token: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, t: *const tokenforge_token, err: *mut *mut tokenforge_error) -> ResultArg,
+    >,
+    /// Sets `*out` to a new token (the library takes it; e.g. from `tokenforge_token_new` or
+    /// `tokenforge_token_clone`), or leaves it NULL when `key` is absent, and returns OK.
+    pub retrieve_token: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, out: *mut *mut tokenforge_token, err: *mut *mut tokenforge_error) -> ResultArg,
+    >,
+    /// Deletes the token under `key`; an absent key is OK.
+    pub delete_token:
+        Option<unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, err: *mut *mut tokenforge_error) -> ResultArg>,
+}
+
+/// A `TokenStorage` whose operations are C callbacks.
+struct CallbackStorage {
+    callbacks: tokenforge_storage_callbacks,
+    data: Arc<UserData>,
+}
+
+impl CallbackStorage {
+    /// Runs one callback with `key` as a C string; failures become `STORAGE`.
+    fn call(&self, what: &str, key: &str, f: impl FnOnce(*const c_char, *mut *mut tokenforge_error) -> ResultArg) -> Result<()> {
+        let key = CText::new(key).ok_or_else(|| Error::invalid_argument("key contains NUL"))?;
+        let mut error: *mut tokenforge_error = ptr::null_mut();
+        let rc = f(key.as_ptr(), &mut error);
+        match unsafe { callback_outcome(what, rc, error) } {
+            None => Ok(()),
+            Some(e) => Err(Error::storage(format!("{what} failed: {}", e.message()))),
+        }
+    }
+}
+
+impl TokenStorage for CallbackStorage {
+    fn store(&self, key: &str, token: &Token) -> Result<()> {
+        let store = self.callbacks.store_token.expect("checked at construction");
+        let t: *const tokenforge_token = ptr::from_ref(token).cast();
+        self.call("store_token callback", key, |k, e| unsafe { store(self.data.ptr(), k, t, e) })
+    }
+
+    fn retrieve(&self, key: &str) -> Result<Option<Token>> {
+        let retrieve = self.callbacks.retrieve_token.expect("checked at construction");
+        let mut out: *mut tokenforge_token = ptr::null_mut();
+        let result = self.call("retrieve_token callback", key, |k, e| unsafe { retrieve(self.data.ptr(), k, &mut out, e) });
+        let token = unsafe { take(out) };
+        result.map(|()| token)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let delete = self.callbacks.delete_token.expect("checked at construction");
+        self.call("delete_token callback", key, |k, e| unsafe { delete(self.data.ptr(), k, e) })
+    }
+}
+
+/// Makes a storage of C callbacks (copied from `*callbacks`). The library owns `userdata`:
+/// `free_userdata` (nullable) is called exactly once, when the last owner of the storage is
+/// freed, or at once if this call fails. On success `*out` receives a storage the caller
+/// owns. `INVALID_ARGUMENT` when `callbacks` or `out` is NULL, `struct_size` is too small, or
+/// a callback is NULL. Thread-safe.
+///
+/// # Safety
+/// `callbacks` is NULL or readable for `struct_size` bytes; the functions in it stay valid
+/// while the storage lives; `out` and `err` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_storage_new_custom(
+    callbacks: *const tokenforge_storage_callbacks,
+    userdata: *mut c_void,
+    free_userdata: tokenforge_free_userdata,
+    out: *mut *mut tokenforge_storage,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    let data = UserData::new(userdata, free_userdata);
+    fallible!(err, {
+        if callbacks.is_null() {
+            return Err(Error::invalid_argument("callbacks is NULL"));
+        }
+        let size = unsafe { ptr::addr_of!((*callbacks).struct_size).read() } as usize;
+        if size < std::mem::size_of::<tokenforge_storage_callbacks>() {
+            return Err(Error::invalid_argument(format!(
+                "callbacks.struct_size is {size}; set it to sizeof(tokenforge_storage_callbacks)"
+            )));
+        }
+        let callbacks = unsafe { callbacks.read() };
+        if callbacks.store_token.is_none() || callbacks.retrieve_token.is_none() || callbacks.delete_token.is_none() {
+            return Err(Error::invalid_argument("store_token, retrieve_token and delete_token are all required"));
+        }
+        if out.is_null() {
+            return Err(Error::invalid_argument("out-parameter is NULL"));
+        }
+        let storage: Arc<dyn TokenStorage> = Arc::new(CallbackStorage { callbacks, data });
+        unsafe { write_out(out, to_c(storage)) }
+    })
 }
