@@ -18,6 +18,7 @@ VALGRIND       := valgrind --quiet --leak-check=full --show-leak-kinds=definite,
                   --errors-for-leak-kinds=definite,indirect --error-exitcode=1
 EXAMPLES       := simple_oauth2 two_step header_auth mixed_tokens error_handling
 EXAMPLE_BINS   := $(EXAMPLES:%=$(BUILD)/examples/%)
+C_TESTS        := $(BUILD)/test_ffi $(BUILD)/test_hooks
 
 .PHONY: all lib header check-header test test-rust test-c examples demo valgrind clean
 
@@ -52,7 +53,7 @@ $(BUILD)/examples/%: examples-c/%.c examples-c/example_util.h include/tokenforge
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS_STRICT) -o $@ $< $(LDFLAGS_TF)
 
-$(BUILD)/test_ffi: tests/c/test_ffi.c include/tokenforge.h lib
+$(BUILD)/test_%: tests/c/test_%.c include/tokenforge.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_STRICT) -o $@ $< $(LDFLAGS_TF)
 
@@ -64,8 +65,11 @@ test-rust:
 	$(CARGO) test --workspace
 
 ## C tests and every C example, against the loopback server, under valgrind.
-test-c: valgrind $(BUILD)/test_ffi $(EXAMPLE_BINS)
-	$(WITH_SERVER) $(VALGRIND) $(BUILD)/test_ffi
+test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
+	@set -e; for t in $(C_TESTS); do \
+	  echo "== $$t (valgrind)"; \
+	  $(WITH_SERVER) $(VALGRIND) $$t; \
+	done
 	@set -e; for e in $(EXAMPLES); do \
 	  echo "== example $$e (valgrind)"; \
 	  $(WITH_SERVER) $(VALGRIND) $(BUILD)/examples/$$e; \

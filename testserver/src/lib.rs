@@ -27,7 +27,8 @@
 //! | `/malformed/<kind>` | `not-json`, `array`, `empty`, `null-token`, `empty-token`, `number-token`, `html`, `truncated` |
 //! | `/redirect` | 302 to `/oauth/token` |
 //! | `/close` | closes the connection without answering |
-//! | `/_count/<path>` | `{"count":N}`: how many requests `/<path>` has had |
+//! | `/_count/<path>` | `{"access_token":"count","count":N}`: how many requests `/<path>` has had |
+//! | `/custom/auth` | `{"custom_token":…,"ttl":3600,"session":…}` for an `X-API-Key` header and a JSON body `{"action":"authenticate"}` |
 //!
 //! It also acts as an HTTP proxy: after `CONNECT host:port` it serves the tunnelled requests
 //! itself, adding the request header `X-Via-Proxy: host:port`, so that `/echo` shows whether
@@ -319,6 +320,16 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
             Some(_) => Answer::text(200, "").header("X-Session-Token", &format!("Session {}", state.next("sess"))),
             None => oauth_error(401, "invalid_client", "X-API-Key required"),
         },
+        ["custom", "auth"] => {
+            let action = req.data().get("action").cloned();
+            match (req.header("x-api-key"), action.as_deref()) {
+                (Some(_), Some("authenticate")) => Answer::json(
+                    200,
+                    format!(r#"{{"custom_token":"{}","ttl":3600,"session":"{}"}}"#, state.next("cust"), state.next("session")),
+                ),
+                _ => Answer::text(401, "custom auth failed"),
+            }
+        }
         ["header-token"] => Answer::text(200, "").header("X-Auth-Token", &format!("Bearer {}", state.next("hdr"))),
         ["nested"] => Answer::json(
             200,
@@ -377,7 +388,7 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
         ["_count", rest @ ..] => {
             let path = format!("/{}", rest.join("/"));
             let n = state.hits.lock().unwrap().get(&path).copied().unwrap_or(0);
-            Answer::json(200, format!(r#"{{"count":{n}}}"#))
+            Answer::json(200, format!(r#"{{"access_token":"count","count":{n}}}"#))
         }
         _ => Answer::text(404, "no such route"),
     };
