@@ -5,7 +5,9 @@
  *   tokenforge_fetcher, tokenforge_storage and tokenforge_token are immutable or internally
  *   synchronised: many threads may use one at once through const pointers.
  *   tokenforge_fetcher_builder and tokenforge_context are single-threaded: one thread at a
- *   time. tokenforge_error is immutable once made. No function keeps thread-local state, so
+ *   time. tokenforge_error is immutable once made. tokenforge_request exists only during a
+ *   request hook call, on that thread. Hooks and callbacks run synchronously on the calling
+ *   thread with no library lock held; see tokenforge_request_hook for what they may call. No function keeps thread-local state, so
  *   goroutines that move between threads are fine.
  *
  * OWNERSHIP
@@ -21,6 +23,9 @@
  *     (nullable). On failure, when err is not NULL, *err receives an error to free with
  *     tokenforge_error_free. Out-parameters are written only on success.
  *   - A Rust panic never crosses this boundary: it becomes TOKENFORGE_RESULT_PANIC (or NULL).
+ *   - A userdata handed to the library with its free_userdata is owned by the library from
+ *     then on: free_userdata is called exactly once, when the last owner is freed, or at once
+ *     when the call that received it fails.
  *   - Secrets (tokens, client secrets, passwords, request bodies) never appear in messages;
  *     token memory is zeroed when freed.
  *
@@ -170,6 +175,11 @@ typedef void (*tokenforge_free_userdata)(void *userdata);
  * context (NULL when the fetch had none) and the request to read and change. Return
  * `TOKENFORGE_RESULT_OK` to send it; anything else aborts the fetch with
  * `TOKENFORGE_RESULT_CALLBACK` and nothing is sent. `ctx` and `req` are borrowed for the call.
+ *
+ * Hooks run synchronously on the fetching thread with no library lock held, possibly on
+ * several threads at once for one fetcher. A hook may call any tokenforge function (a fetch
+ * with the same fetcher included); it must not free or keep its arguments, free the fetcher
+ * running it, or leave by longjmp or a C++ exception.
  */
 typedef tokenforge_result (*tokenforge_request_hook)(void *userdata,
                                                      const struct tokenforge_context *ctx,

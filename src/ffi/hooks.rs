@@ -108,6 +108,11 @@ impl RequestView<'_> {
 /// context (NULL when the fetch had none) and the request to read and change. Return
 /// `TOKENFORGE_RESULT_OK` to send it; anything else aborts the fetch with
 /// `TOKENFORGE_RESULT_CALLBACK` and nothing is sent. `ctx` and `req` are borrowed for the call.
+///
+/// Hooks run synchronously on the fetching thread with no library lock held, possibly on
+/// several threads at once for one fetcher. A hook may call any tokenforge function (a fetch
+/// with the same fetcher included); it must not free or keep its arguments, free the fetcher
+/// running it, or leave by longjmp or a C++ exception.
 pub type tokenforge_request_hook = Option<
     unsafe extern "C" fn(userdata: *mut c_void, ctx: *const tokenforge_context, req: *mut tokenforge_request) -> ResultArg,
 >;
