@@ -75,7 +75,7 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 	  echo "== example $$e (valgrind)"; \
 	  $(WITH_SERVER) $(VALGRIND) $(BUILD)/examples/$$e; \
 	done
-	@echo "C examples: $(words $(EXAMPLES)) passed, 0 failed"
+	@echo "examples: $(words $(EXAMPLES)) passed, 0 failed"
 
 ## The two-step token flow against the project's loopback token server.
 demo: $(BUILD)/examples/two_step
