@@ -54,7 +54,7 @@ $(BUILD)/examples/%: examples-c/%.c examples-c/example_util.h include/tokenforge
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS_STRICT) -o $@ $< $(LDFLAGS_TF)
 
-$(BUILD)/test_%: tests/c/test_%.c include/tokenforge.h lib
+$(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/tokenforge.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_STRICT) -o $@ $< $(LDFLAGS_TF)
 

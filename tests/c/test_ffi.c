@@ -5,26 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "tokenforge.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (cond) {                                                       \
-      passed++;                                                       \
-    } else {                                                          \
-      failed++;                                                       \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                 \
-  } while (0)
-
 #define CHECK_RC(expr, want) CHECK((expr) == (want))
-
-static const char *base_url(void) {
-  const char *u = getenv("TOKENFORGE_URL");
-  return u ? u : "http://127.0.0.1:8080";
-}
 
 static const char BAD_UTF8[] = {'a', (char)0xff, (char)0xfe, 0};
 
@@ -339,6 +323,5 @@ int main(void) {
   test_responses();
   test_refused_and_refresh();
   test_threads();
-  printf("ffi: %d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return summary("ffi");
 }

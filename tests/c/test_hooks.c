@@ -6,24 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "tokenforge.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                      \
-  do {                                                                                   \
-    if (cond) {                                                                          \
-      passed++;                                                                          \
-    } else {                                                                             \
-      failed++;                                                                          \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
-    }                                                                                    \
-  } while (0)
-
-static const char *base_url(void) {
-  const char *u = getenv("TOKENFORGE_URL");
-  return u ? u : "http://127.0.0.1:8080";
-}
 
 /* ---- userdata that counts how often it is freed ---- */
 typedef struct {
@@ -411,6 +396,5 @@ int main(void) {
   test_custom_fetcher();
   test_custom_storage();
   test_threads();
-  printf("hooks: %d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return summary("hooks");
 }
