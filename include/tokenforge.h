@@ -952,7 +952,8 @@ struct tokenforge_token *tokenforge_token_new(const char *access_token,
                                               const char *refresh_token);
 
 /**
- * A copy of `t`, owned by the caller; NULL when `t` is NULL. Thread-safe.
+ * A copy of `t`, owned by the caller (tokens are immutable, so the copy shares the memory
+ * and costs no allocation); NULL when `t` is NULL. Thread-safe.
  *
  * # Safety
  * `t` is NULL or a live token.

@@ -2,11 +2,12 @@
 
 use crate::token::Token;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Step name -> token. Single-threaded by itself; share it by reference.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    tokens: BTreeMap<String, Token>,
+    tokens: BTreeMap<String, Arc<Token>>,
 }
 
 impl Context {
@@ -15,12 +16,12 @@ impl Context {
     }
 
     /// Sets (or replaces) the token of `step`.
-    pub fn set(&mut self, step: &str, token: Token) {
-        self.tokens.insert(step.to_string(), token);
+    pub fn set(&mut self, step: &str, token: impl Into<Arc<Token>>) {
+        self.tokens.insert(step.to_string(), token.into());
     }
 
     pub fn get(&self, step: &str) -> Option<&Token> {
-        self.tokens.get(step)
+        self.tokens.get(step).map(|t| &**t)
     }
 
     pub fn len(&self) -> usize {

@@ -1,8 +1,9 @@
 //! `tokenforge_context`: tokens of earlier steps by step name. Single-threaded: one thread at
 //! a time may use it; fetchers only read it.
 
-use super::token::tokenforge_token;
-use super::{arg, arg_mut, borrow, fallible, guarded, str_arg, take, to_c, Castable};
+use super::token::{token_share, tokenforge_token};
+use crate::error::Error;
+use super::{arg_mut, borrow, fallible, guarded, str_arg, take, to_c, Castable};
 use crate::context::Context;
 use std::ffi::c_char;
 use std::ptr;
@@ -38,8 +39,8 @@ pub unsafe extern "C" fn tokenforge_context_set(
     fallible!(err, {
         let c = unsafe { arg_mut(c, "context") }?;
         let name = unsafe { str_arg(name, "name") }?;
-        let t = unsafe { arg(t, "token") }?;
-        c.set(name, t.clone());
+        let t = unsafe { token_share(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
+        c.set(name, t);
         Ok(())
     })
 }

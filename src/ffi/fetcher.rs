@@ -5,7 +5,7 @@ use super::context::tokenforge_context;
 use super::error::tokenforge_error;
 use super::hooks::{callback_outcome, context_ptr, tokenforge_free_userdata, UserData};
 use super::result::ResultArg;
-use super::token::tokenforge_token;
+use super::token::{token_from_c, token_to_c, tokenforge_token};
 use super::{arg, arg_mut, borrow, fallible, guarded, opt_str_arg, str_arg, take, to_c, write_out, Castable};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
@@ -412,7 +412,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_fetch(
             return Err(Error::invalid_argument("out-parameter is NULL"));
         }
         let token = f.fetch(unsafe { borrow(ctx) })?;
-        unsafe { write_out(out, to_c(token)) }
+        unsafe { write_out(out, token_to_c(Arc::new(token))) }
     })
 }
 
@@ -508,7 +508,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_new_custom(
             let mut token: *mut tokenforge_token = ptr::null_mut();
             let mut error: *mut tokenforge_error = ptr::null_mut();
             let rc = unsafe { fetch(data.ptr(), context_ptr(context), &mut token, &mut error) };
-            let token = unsafe { take(token) };
+            let token = unsafe { token_from_c(token) }.map(|t| Arc::unwrap_or_clone(t));
             match unsafe { callback_outcome("custom fetcher", rc, error) } {
                 Some(e) => Err(e),
                 None => token.ok_or_else(|| {

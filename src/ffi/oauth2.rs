@@ -1,8 +1,8 @@
 //! `tokenforge_oauth2_refresh` (apiconfig's refresh_oauth2_token).
 
 use super::error::tokenforge_error;
-use super::token::tokenforge_token;
-use super::{fallible, opt_str_arg, str_arg, to_c, write_out};
+use super::token::{token_to_c, tokenforge_token};
+use super::{fallible, opt_str_arg, str_arg, write_out};
 use crate::error::{Error, ResultCode};
 use std::ffi::c_char;
 
@@ -39,6 +39,6 @@ pub unsafe extern "C" fn tokenforge_oauth2_refresh(
             return Err(Error::invalid_argument("out-parameter is NULL"));
         }
         let token = crate::oauth2::refresh(token_url, refresh_token, client_id, client_secret, timeout_ms)?;
-        unsafe { write_out(out, to_c(token)) }
+        unsafe { write_out(out, token_to_c(std::sync::Arc::new(token))) }
     })
 }

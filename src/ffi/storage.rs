@@ -4,7 +4,7 @@
 use super::error::tokenforge_error;
 use super::hooks::{callback_outcome, tokenforge_free_userdata, UserData};
 use super::result::ResultArg;
-use super::token::tokenforge_token;
+use super::token::{token_from_c, token_share, token_to_c, tokenforge_token};
 use super::{arg, fallible, guarded, str_arg, take, to_c, write_out, Castable};
 use crate::error::{Error, Result, ResultCode};
 use crate::storage::{MemoryStorage, TokenStorage};
@@ -47,7 +47,8 @@ pub unsafe extern "C" fn tokenforge_storage_store(
 ) -> ResultCode {
     fallible!(err, {
         let s = unsafe { arg(s, "storage") }?;
-        s.store(unsafe { str_arg(key, "key") }?, unsafe { arg(t, "token") }?)
+        let t = unsafe { token_share(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
+        s.store(unsafe { str_arg(key, "key") }?, &t)
     })
 }
 
@@ -71,7 +72,7 @@ pub unsafe extern "C" fn tokenforge_storage_retrieve(
             return Err(Error::invalid_argument("out-parameter is NULL"));
         }
         let token = s.retrieve(key)?;
-        unsafe { write_out(out, token.map_or(ptr::null_mut(), to_c)) }
+        unsafe { write_out(out, token.map_or(ptr::null_mut(), token_to_c)) }
     })
 }
 
@@ -149,17 +150,17 @@ impl CallbackStorage {
 }
 
 impl TokenStorage for CallbackStorage {
-    fn store(&self, key: &str, token: &Token) -> Result<()> {
+    fn store(&self, key: &str, token: &Arc<Token>) -> Result<()> {
         let store = self.callbacks.store_token.expect("checked at construction");
-        let t: *const tokenforge_token = ptr::from_ref(token).cast();
+        let t: *const tokenforge_token = Arc::as_ptr(token).cast();
         self.call("store_token callback", key, |k, e| unsafe { store(self.data.ptr(), k, t, e) })
     }
 
-    fn retrieve(&self, key: &str) -> Result<Option<Token>> {
+    fn retrieve(&self, key: &str) -> Result<Option<Arc<Token>>> {
         let retrieve = self.callbacks.retrieve_token.expect("checked at construction");
         let mut out: *mut tokenforge_token = ptr::null_mut();
         let result = self.call("retrieve_token callback", key, |k, e| unsafe { retrieve(self.data.ptr(), k, &mut out, e) });
-        let token = unsafe { take(out) };
+        let token = unsafe { token_from_c(out) };
         result.map(|()| token)
     }
 

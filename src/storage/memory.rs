@@ -5,11 +5,12 @@ use crate::error::Result;
 use crate::token::Token;
 use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Tokens in a map behind a read-write lock. Dropped tokens are zeroed.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    tokens: RwLock<HashMap<String, Token>>,
+    tokens: RwLock<HashMap<String, Arc<Token>>>,
 }
 
 impl MemoryStorage {
@@ -19,12 +20,12 @@ impl MemoryStorage {
 }
 
 impl TokenStorage for MemoryStorage {
-    fn store(&self, key: &str, token: &Token) -> Result<()> {
+    fn store(&self, key: &str, token: &Arc<Token>) -> Result<()> {
         self.tokens.write().insert(key.to_string(), token.clone());
         Ok(())
     }
 
-    fn retrieve(&self, key: &str) -> Result<Option<Token>> {
+    fn retrieve(&self, key: &str) -> Result<Option<Arc<Token>>> {
         Ok(self.tokens.read().get(key).cloned())
     }
 
@@ -42,8 +43,8 @@ mod tests {
     fn store_retrieve_replace_delete() {
         let s = MemoryStorage::new();
         assert!(s.retrieve("k").unwrap().is_none());
-        s.store("k", &Token::new("a", None, None, None).unwrap()).unwrap();
-        s.store("k", &Token::new("b", None, None, None).unwrap()).unwrap();
+        s.store("k", &Arc::new(Token::new("a", None, None, None).unwrap())).unwrap();
+        s.store("k", &Arc::new(Token::new("b", None, None, None).unwrap())).unwrap();
         assert_eq!(s.retrieve("k").unwrap().unwrap().access_token().as_str(), "b");
         s.delete("k").unwrap();
         s.delete("k").unwrap();
