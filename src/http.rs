@@ -126,6 +126,9 @@ impl Request {
     }
 }
 
+/// Told of each retry: the attempt about to start (2 for the first retry) and the wait before it.
+pub type OnRetry<'a> = dyn Fn(u32, Duration) + Sync + 'a;
+
 /// Limits and retry rules of one call.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
@@ -341,8 +344,9 @@ impl Request {
 
 /// Sends `request` under `policy`: retries connect failures, 408, 429 and 5xx with exponential
 /// backoff and jitter, honouring Retry-After, never past the deadline. Returns the final
-/// answer whatever its status; transport failures are errors.
-pub fn send(request: &Request, policy: &Policy) -> Result<Response> {
+/// answer whatever its status; transport failures are errors. `on_retry` hears of each retry
+/// (the attempt about to start and the wait before it).
+pub fn send(request: &Request, policy: &Policy, on_retry: Option<&OnRetry<'_>>) -> Result<Response> {
     let deadline = Instant::now() + policy.timeout;
     let prepared = request.build()?;
     let mut attempt = 1u32;
@@ -364,8 +368,11 @@ pub fn send(request: &Request, policy: &Policy) -> Result<Response> {
         if attempt >= policy.max_attempts || Instant::now() + wait >= deadline {
             return outcome.map_err(|f| f.error);
         }
-        std::thread::sleep(wait);
         attempt += 1;
+        if let Some(f) = on_retry {
+            f(attempt, wait);
+        }
+        std::thread::sleep(wait);
     }
 }
 

@@ -12,6 +12,7 @@ pub mod ffi;
 pub mod hooks;
 pub mod http;
 pub mod oauth2;
+pub mod pipeline;
 pub mod storage;
 pub mod template;
 pub mod text;

@@ -22,6 +22,18 @@ pub fn refresh(
     client_secret: Option<&str>,
     timeout_ms: u64,
 ) -> Result<Token> {
+    refresh_observed(token_url, refresh_token, client_id, client_secret, timeout_ms, None)
+}
+
+/// [`refresh`], telling `on_retry` of each retry.
+pub fn refresh_observed(
+    token_url: &str,
+    refresh_token: &str,
+    client_id: &str,
+    client_secret: Option<&str>,
+    timeout_ms: u64,
+    on_retry: Option<&http::OnRetry<'_>>,
+) -> Result<Token> {
     http::check_url(token_url)?;
     if refresh_token.is_empty() {
         return Err(Error::invalid_argument("refresh token must not be empty"));
@@ -52,7 +64,7 @@ pub fn refresh(
         retry_after_send: false,
         ..Policy::default()
     };
-    let response = http::send(&request, &policy)?;
+    let response = http::send(&request, &policy, on_retry)?;
     let source = TokenSource::Body(BodyFields::default());
     let token = extract::token_from_response(&response, &source, None, now_ms())?;
     if token.refresh_token().is_some() {

@@ -1,7 +1,7 @@
 //! `FetcherBuilder`: the options of a fetcher, checked as they are set (bad values are
 //! `INVALID_ARGUMENT` and leave the builder as it was) and as a whole when it is built.
 
-use super::{Fetcher, HttpFetcher};
+use super::{Fetcher, HttpFetcher, RefreshEndpoint};
 use crate::error::{Error, Result};
 use crate::extract::{BodyFields, TokenSource};
 use crate::http::{self, upsert, ContentType, Method, Policy};
@@ -51,6 +51,7 @@ pub struct FetcherBuilder {
     depends_on: Vec<String>,
     request_hook: Option<RequestHook>,
     error_hook: Option<ErrorHook>,
+    refresh: Option<RefreshEndpoint>,
 }
 
 fn join_url(base_url: &str, endpoint: &str) -> String {
@@ -88,6 +89,7 @@ impl FetcherBuilder {
             depends_on: Vec::new(),
             request_hook: None,
             error_hook: None,
+            refresh: None,
         }
     }
 
@@ -289,6 +291,20 @@ impl FetcherBuilder {
         Ok(())
     }
 
+    /// In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
+    /// (grant_type=refresh_token) before falling back to a full fetch. `client_secret` `None`:
+    /// a public client.
+    pub fn refresh_endpoint(&mut self, token_url: &str, client_id: &str, client_secret: Option<&str>) -> Result<()> {
+        http::check_url(token_url)?;
+        non_empty("client_id", client_id)?;
+        self.refresh = Some(RefreshEndpoint {
+            token_url: token_url.to_string(),
+            client_id: client_id.to_string(),
+            client_secret: client_secret.map(str::to_string),
+        });
+        Ok(())
+    }
+
     /// Replaces the request hook (dropping any earlier one).
     pub fn request_hook(&mut self, hook: RequestHook) {
         self.request_hook = Some(hook);
@@ -305,10 +321,14 @@ impl FetcherBuilder {
     pub fn build(self) -> Result<Fetcher> {
         http::check_url(&self.url).map_err(|e| e.with_step(&self.name))?;
         let error_hook = self.error_hook.clone();
+        let refresh = self.refresh.clone();
         let depends_on = self.depends_on.clone();
         let (name, ttl_ms) = (self.name.clone(), self.ttl_ms);
         let imp = self.into_http()?;
-        Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))
+        let mut fetcher =
+            Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))?;
+        fetcher.refresh = refresh;
+        Ok(fetcher)
     }
 
     fn templates(&self, list: &[(String, String)], what: &str) -> Result<Vec<(String, Template)>> {

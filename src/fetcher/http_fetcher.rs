@@ -6,7 +6,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::extract::{self, TokenSource};
 use crate::hooks::{self, RequestHook};
-use crate::http::{self, ContentType, Method, Policy, Request};
+use crate::http::{self, ContentType, Method, OnRetry, Policy, Request};
 use crate::template::Template;
 use crate::token::{now_ms, Token};
 use base64::Engine;
@@ -81,15 +81,20 @@ impl HttpFetcher {
         Ok(request)
     }
 
+    /// The total deadline of one fetch.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.policy.timeout
+    }
+
     /// Builds the request (options, templates, then the request hook), sends it and reads
     /// the token out of the answer.
-    pub fn fetch(&self, context: Option<&Context>, ttl_ms: Option<i64>) -> Result<Token> {
+    pub fn fetch(&self, context: Option<&Context>, ttl_ms: Option<i64>, on_retry: Option<&OnRetry<'_>>) -> Result<Token> {
         let empty = Context::new();
         let mut request = self.request(context.unwrap_or(&empty))?;
         if let Some(hook) = &self.request_hook {
             hooks::run_request_hook(hook, context, &mut request)?;
         }
-        let response = http::send(&request, &self.policy)?;
+        let response = http::send(&request, &self.policy, on_retry)?;
         extract::token_from_response(&response, &self.source, ttl_ms, now_ms())
     }
 }

@@ -13,7 +13,18 @@ use crate::error::{Error, Result, ResultCode};
 use crate::hooks::{self, ErrorHook, FetchHook};
 use crate::text::CText;
 use crate::token::{now_ms, Token};
+use crate::http::OnRetry;
 use std::fmt;
+use std::time::Duration;
+
+/// Where a pipeline renews a cached token that carries a refresh token
+/// (`grant_type=refresh_token`); no secret means a public client.
+#[derive(Clone)]
+pub struct RefreshEndpoint {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
 
 enum Imp {
     Http(HttpFetcher),
@@ -27,6 +38,7 @@ pub struct Fetcher {
     ttl_ms: Option<i64>,
     imp: Imp,
     error_hook: Option<ErrorHook>,
+    refresh: Option<RefreshEndpoint>,
 }
 
 /// Checks a step name and its dependencies: `INVALID_ARGUMENT` for empty names, `CONFIG` for
@@ -61,7 +73,7 @@ impl Fetcher {
         error_hook: Option<ErrorHook>,
     ) -> Result<Fetcher> {
         let (name, depends_on) = check_names(name, depends_on)?;
-        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook })
+        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook, refresh: None })
     }
 
     /// A step whose fetch is `fetch` (CustomTokenFetcher). `ttl_ms` overrides the returned
@@ -92,17 +104,42 @@ impl Fetcher {
         self.ttl_ms
     }
 
+    /// Where a pipeline renews this step's tokens, if anywhere.
+    pub fn refresh_endpoint(&self) -> Option<&RefreshEndpoint> {
+        self.refresh.as_ref()
+    }
+
+    /// The total deadline of one fetch (30 s for custom fetchers, which set their own).
+    pub fn timeout(&self) -> Duration {
+        match &self.imp {
+            Imp::Http(h) => h.timeout(),
+            Imp::Custom(_) => Duration::from_millis(crate::http::DEFAULT_TIMEOUT_MS),
+        }
+    }
+
     /// Fetches the token. Every declared dependency must be in `context` (`DEPENDENCY`
     /// otherwise; nothing is sent). Errors name this step; the error hook hears of each.
     pub fn fetch(&self, context: Option<&Context>) -> Result<Token> {
+        self.fetch_observed(context, None)
+    }
+
+    /// [`Self::fetch`], telling `on_retry` of each HTTP retry.
+    pub fn fetch_observed(&self, context: Option<&Context>, on_retry: Option<&OnRetry<'_>>) -> Result<Token> {
         let result = self.check_dependencies(context).and_then(|()| match &self.imp {
-            Imp::Http(h) => h.fetch(context, self.ttl_ms).map_err(|e| e.with_step(self.name.as_str())),
+            Imp::Http(h) => h.fetch(context, self.ttl_ms, on_retry).map_err(|e| e.with_step(self.name.as_str())),
             Imp::Custom(f) => self.fetch_custom(f, context),
         });
-        if let (Err(e), Some(hook)) = (&result, &self.error_hook) {
-            hooks::run_error_hook(hook, e, context);
+        if let Err(e) = &result {
+            self.report(e, context);
         }
         result
+    }
+
+    /// Tells the error hook (if any) of a failure that concerns this step.
+    pub fn report(&self, error: &Error, context: Option<&Context>) {
+        if let Some(hook) = &self.error_hook {
+            hooks::run_error_hook(hook, error, context);
+        }
     }
 
     fn fetch_custom(&self, fetch: &FetchHook, context: Option<&Context>) -> Result<Token> {

@@ -1,0 +1,1 @@
+//! JSON configuration (issue 4).
