@@ -27,6 +27,8 @@
 //! | `/malformed/<kind>` | `not-json`, `array`, `empty`, `null-token`, `empty-token`, `number-token`, `html`, `truncated` |
 //! | `/redirect` | 302 to `/oauth/token` |
 //! | `/close` | closes the connection without answering |
+//! | `/switch/<key>` | a token `<key>-N`, or 503 while `key` is broken |
+//! | `/_break/<key>`, `/_fix/<key>` | break or mend `/switch/<key>` |
 //! | `/_count/<path>` | `{"access_token":"count","count":N}`: how many requests `/<path>` has had |
 //! | `/custom/auth` | `{"custom_token":…,"ttl":3600,"session":…}` for an `X-API-Key` header and a JSON body `{"action":"authenticate"}` |
 //!
@@ -46,6 +48,9 @@ use std::time::Duration;
 struct State {
     counter: AtomicU64,
     connections: AtomicU64,
+    active: AtomicU64,
+    max_active: AtomicU64,
+    broken: Mutex<HashSet<String>>,
     hits: Mutex<HashMap<String, u64>>,
     issued: Mutex<HashSet<String>>,
     stopping: AtomicBool,
@@ -116,6 +121,21 @@ impl Server {
     /// How many connections clients have opened (keep-alive reuses them).
     pub fn connections(&self) -> u64 {
         self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most requests the server has been answering at the same time.
+    pub fn max_concurrent(&self) -> u64 {
+        self.state.max_active.load(Ordering::SeqCst)
+    }
+
+    /// Makes `/switch/<key>` answer 503 (`broken`) or tokens again.
+    pub fn set_broken(&self, key: &str, broken: bool) {
+        let mut set = self.state.broken.lock().unwrap();
+        if broken {
+            set.insert(key.to_string());
+        } else {
+            set.remove(key);
+        }
     }
 
     /// How many requests `path` has had.
@@ -216,7 +236,11 @@ fn serve_connection(stream: TcpStream, state: &State) {
             req.headers.push(("X-Via-Proxy".to_string(), target.clone()));
         }
         state.hit(&req.path);
-        if !handle(&req, state, &mut out) {
+        let active = state.active.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_active.fetch_max(active, Ordering::SeqCst);
+        let keep = handle(&req, state, &mut out);
+        state.active.fetch_sub(1, Ordering::SeqCst);
+        if !keep {
             let _ = out.shutdown(Shutdown::Both);
             return;
         }
@@ -329,6 +353,22 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
                 ),
                 _ => Answer::text(401, "custom auth failed"),
             }
+        }
+        ["switch", key] => {
+            if state.broken.lock().unwrap().contains(*key) {
+                Answer::text(503, "switched off")
+            } else {
+                Answer::json(200, token_json(&state.next(key), 3600, ""))
+            }
+        }
+        ["_break", key] | ["_fix", key] => {
+            let mut set = state.broken.lock().unwrap();
+            if segments[0] == "_break" {
+                set.insert(key.to_string());
+            } else {
+                set.remove(*key);
+            }
+            Answer::json(200, r#"{"access_token":"ok"}"#.into())
         }
         ["header-token"] => Answer::text(200, "").header("X-Auth-Token", &format!("Bearer {}", state.next("hdr"))),
         ["nested"] => Answer::json(

@@ -1,0 +1,357 @@
+//! Pipelines against the loopback server: graph checks, caching, freshness, single-flight,
+//! parallel dependencies, stale-while-revalidate, refresh grants, invalidation, storage,
+//! events and re-entrancy.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::sleep;
+use std::time::Duration;
+use tokenforge::hooks::{ErrorHook, FetchHook};
+use tokenforge::pipeline::{EventHook, EventKind, Pipeline};
+use tokenforge::{Fetcher, FetcherBuilder, MemoryStorage, ResultCode, Token, TokenStorage};
+use tokenforge_testserver::Server;
+
+fn body(s: &Server, name: &str, endpoint: &str, deps: &[&str]) -> FetcherBuilder {
+    let mut b = FetcherBuilder::body(name, &s.url(), endpoint);
+    for d in deps {
+        b.dependency(d).unwrap();
+    }
+    b
+}
+
+fn pipeline(builders: Vec<FetcherBuilder>) -> Pipeline {
+    let mut p = Pipeline::new();
+    for b in builders {
+        p.add(Arc::new(b.build().unwrap())).unwrap();
+    }
+    p
+}
+
+fn custom(name: &str, deps: &[&str], token: &'static str) -> Arc<Fetcher> {
+    let deps: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
+    let f: FetchHook = Arc::new(move |_| Token::new(token, None, None, None));
+    Arc::new(Fetcher::custom(name, &deps, None, f, None).unwrap())
+}
+
+#[test]
+fn duplicates_missing_dependencies_and_cycles_are_config_errors() {
+    let mut p = Pipeline::new();
+    p.add(custom("a", &["b"], "t")).unwrap();
+    let e = p.add(custom("a", &[], "t")).unwrap_err();
+    assert_eq!(e.code(), ResultCode::Config);
+    assert!(e.message().contains("\"a\""));
+    let e = p.validate().unwrap_err();
+    assert_eq!(e.code(), ResultCode::Config);
+    assert!(e.message().contains("\"a\"") && e.message().contains("\"b\""), "{}", e.message());
+    assert_eq!(p.get("a").unwrap_err().code(), ResultCode::Config, "get validates too");
+
+    let mut p = Pipeline::new();
+    p.add(custom("c", &["a"], "t")).unwrap();
+    p.add(custom("a", &["b"], "t")).unwrap();
+    p.add(custom("b", &["c"], "t")).unwrap();
+    p.add(custom("ok", &[], "t")).unwrap();
+    let e = p.validate().unwrap_err();
+    assert_eq!(e.code(), ResultCode::Config);
+    for step in ["a", "b", "c"] {
+        assert!(e.message().contains(step), "{}", e.message());
+    }
+    assert!(!e.message().contains("ok"));
+    assert_eq!(p.get("nope").unwrap_err().code(), ResultCode::Config);
+}
+
+#[test]
+fn steps_in_any_order_cached_while_fresh_with_exact_context() {
+    let s = Server::start().unwrap();
+    let mut user = body(&s, "user", "/echo", &["app", "device"]);
+    user.request_header("X-App", "{{app.access_token}}").unwrap();
+    user.request_header("X-Device", "{{device.access_token}}").unwrap();
+    let mut app = body(&s, "app", "/v1/app/token", &[]);
+    app.request_data("client_id", "a").unwrap();
+    app.request_data("client_secret", "a-secret").unwrap();
+    app.token_field("token").unwrap();
+    let seen = Arc::new(Mutex::new(0usize));
+    let seen2 = seen.clone();
+    let probe: FetchHook = Arc::new(move |ctx| {
+        *seen2.lock().unwrap() = ctx.map_or(0, |c| c.len());
+        Token::new("dev-1", None, None, None)
+    });
+    let mut p = pipeline(vec![user, app]);
+    p.add(Arc::new(Fetcher::custom("device", &[], None, probe, None).unwrap())).unwrap();
+    p.add(custom("unrelated", &[], "x")).unwrap();
+    p.validate().unwrap();
+    let t = p.get("user").unwrap();
+    assert!(t.extra("header.x-app").unwrap().as_str().starts_with("app-"));
+    assert_eq!(t.extra("header.x-device").unwrap().as_str(), "dev-1");
+    assert_eq!(*seen.lock().unwrap(), 0, "a step without dependencies gets an empty context");
+    let again = p.get("user").unwrap();
+    assert!(Arc::ptr_eq(&t, &again), "cached");
+    assert_eq!(s.hits("/echo"), 1);
+    assert_eq!(s.hits("/v1/app/token"), 1);
+    assert_eq!(p.get("whatever").unwrap_err().code(), ResultCode::InvalidArgument);
+}
+
+#[test]
+fn refresh_margin_is_capped_at_half_the_lifetime() {
+    let s = Server::start().unwrap();
+    let mut b = body(&s, "t", "/echo", &[]);
+    b.ttl_ms(4_000).unwrap();
+    let p = pipeline(vec![b]);
+    p.get("t").unwrap();
+    sleep(Duration::from_millis(200));
+    p.get("t").unwrap();
+    assert_eq!(s.hits("/echo"), 1, "fresh: 60 s margin capped at 2 s of a 4 s lifetime");
+    sleep(Duration::from_millis(2_000));
+    let t = p.get("t").unwrap();
+    assert_eq!(s.hits("/echo"), 2, "renewed once less than half the lifetime is left");
+    assert!(!t.is_expired(0));
+}
+
+#[test]
+fn tokens_without_expiry_live_for_the_default_lifetime() {
+    let s = Server::start().unwrap();
+    let mut b = FetcherBuilder::header("h", &s.url(), "/header-token");
+    b.token_header("X-Auth-Token").unwrap();
+    let mut p = pipeline(vec![b]);
+    p.set_default_lifetime_ms(1_000).unwrap();
+    p.set_refresh_margin_ms(100).unwrap();
+    assert_eq!(p.get("h").unwrap().expires_at_ms(), None);
+    p.get("h").unwrap();
+    assert_eq!(s.hits("/header-token"), 1);
+    sleep(Duration::from_millis(1_000));
+    p.get("h").unwrap();
+    assert_eq!(s.hits("/header-token"), 2, "never kept forever");
+    assert!(p.set_refresh_margin_ms(-1).is_err());
+    assert!(p.set_default_lifetime_ms(0).is_err());
+}
+
+#[test]
+fn single_flight_many_threads_one_fetch() {
+    let s = Server::start().unwrap();
+    let p = Arc::new(pipeline(vec![body(&s, "slow", "/slow/300", &[])]));
+    let handles: Vec<_> = (0..32)
+        .map(|_| {
+            let p = p.clone();
+            std::thread::spawn(move || p.get("slow").unwrap().access_token().as_str().to_string())
+        })
+        .collect();
+    let tokens: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(s.hits("/slow/300"), 1);
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+}
+
+#[test]
+fn single_flight_shares_the_error_too() {
+    let s = Server::start().unwrap();
+    let mut b = body(&s, "down", "/status/503", &[]);
+    b.retry(1, 0).unwrap();
+    let p = Arc::new(pipeline(vec![b]));
+    let handles: Vec<_> = (0..8).map(|_| {
+        let p = p.clone();
+        std::thread::spawn(move || p.get("down").unwrap_err().code())
+    }).collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), ResultCode::HttpStatus);
+    }
+    assert_eq!(s.hits("/status/503"), 1, "one fetch, then backoff: no storm");
+}
+
+#[test]
+fn independent_dependencies_are_fetched_in_parallel() {
+    let s = Server::start().unwrap();
+    let mut builders: Vec<FetcherBuilder> = (0..4).map(|i| body(&s, &format!("d{i}"), "/slow/300", &[])).collect();
+    builders.push(body(&s, "top", "/echo", &["d0", "d1", "d2", "d3"]));
+    let p = pipeline(builders);
+    p.get("top").unwrap();
+    assert_eq!(s.hits("/slow/300"), 4);
+    assert!(s.max_concurrent() >= 2, "dependencies overlapped: {}", s.max_concurrent());
+}
+
+#[test]
+fn stale_while_revalidate_then_backoff() {
+    let s = Server::start().unwrap();
+    let errors = Arc::new(AtomicUsize::new(0));
+    let e2 = errors.clone();
+    let hook: ErrorHook = Arc::new(move |_, _| {
+        e2.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut b = body(&s, "sw", "/switch/sw", &[]);
+    b.ttl_ms(4_000).unwrap();
+    b.retry(1, 0).unwrap();
+    b.error_hook(hook);
+    let mut p = pipeline(vec![b]);
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let k2 = kinds.clone();
+    let events: EventHook = Arc::new(move |e| k2.lock().unwrap().push(e.kind));
+    p.set_event_hook(events);
+    let first = p.get("sw").unwrap();
+    s.set_broken("sw", true);
+    sleep(Duration::from_millis(2_100));
+    let served = p.get("sw").unwrap();
+    assert!(Arc::ptr_eq(&first, &served), "old token still valid: served");
+    assert_eq!(errors.load(Ordering::SeqCst), 1, "error hook told");
+    assert!(kinds.lock().unwrap().contains(&EventKind::StaleServed));
+    let again = p.get("sw").unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    assert_eq!(s.hits("/switch/sw"), 2, "backing off: no new request");
+    s.set_broken("sw", false);
+    p.invalidate("sw").unwrap();
+    assert!(!Arc::ptr_eq(&first, &p.get("sw").unwrap()), "invalidation ends the backoff");
+}
+
+#[test]
+fn refresh_grant_first_rotated_token_stored_then_invalid_grant_falls_back() {
+    let s = Server::start().unwrap();
+    let url = format!("{}/oauth/token", s.url());
+    let mut cc = FetcherBuilder::client_credentials("cc", &url, "app", "app-secret", Some("offline"));
+    cc.ttl_ms(2_000).unwrap();
+    cc.refresh_endpoint(&url, "app", Some("app-secret")).unwrap();
+    let mut p = pipeline(vec![cc]);
+    let storage = Arc::new(MemoryStorage::new());
+    p.set_storage(storage.clone(), "test");
+    let first = p.get("cc").unwrap();
+    assert!(first.access_token().as_str().starts_with("cc-"));
+    sleep(Duration::from_millis(1_100));
+    let refreshed = p.get("cc").unwrap();
+    assert!(refreshed.access_token().as_str().starts_with("rf-"), "refresh grant used");
+    let rotated = refreshed.refresh_token().unwrap().as_str().to_string();
+    assert_ne!(rotated, first.refresh_token().unwrap().as_str());
+    let stored = storage.retrieve("test:cc").unwrap().unwrap();
+    assert_eq!(stored.refresh_token().unwrap().as_str(), rotated, "rotated refresh token stored");
+
+    // A refresh token the server does not know: invalid_grant, then a full fetch.
+    let mut n = body(&s, "n", "/nested", &[]);
+    n.token_field("data.auth.token").unwrap();
+    n.refresh_token_field("session").unwrap();
+    n.ttl_ms(2_000).unwrap();
+    n.refresh_endpoint(&url, "public", None).unwrap();
+    let p = pipeline(vec![n]);
+    p.get("n").unwrap();
+    sleep(Duration::from_millis(1_100));
+    let t = p.get("n").unwrap();
+    assert!(t.access_token().as_str().starts_with("nested-"));
+    assert_eq!(s.hits("/nested"), 2);
+}
+
+#[test]
+fn invalidation_cascades_and_invalidate_if_compares() {
+    let s = Server::start().unwrap();
+    let p = pipeline(vec![
+        body(&s, "a", "/switch/a", &[]),
+        body(&s, "b", "/switch/b", &["a"]),
+        body(&s, "c", "/switch/c", &["b"]),
+        body(&s, "x", "/switch/x", &[]),
+    ]);
+    let c1 = p.get("c").unwrap();
+    let x1 = p.get("x").unwrap();
+    p.invalidate("a").unwrap();
+    let c2 = p.get("c").unwrap();
+    assert!(!Arc::ptr_eq(&c1, &c2), "dependent dropped");
+    assert!(Arc::ptr_eq(&x1, &p.get("x").unwrap()), "unrelated kept");
+    assert_eq!((s.hits("/switch/a"), s.hits("/switch/b"), s.hits("/switch/c")), (2, 2, 2));
+
+    assert!(!p.invalidate_if("c", "not-the-token").unwrap());
+    assert!(Arc::ptr_eq(&c2, &p.get("c").unwrap()));
+    assert!(p.invalidate_if("c", c2.access_token().as_str()).unwrap());
+    assert!(!p.invalidate_if("c", c2.access_token().as_str()).unwrap(), "only once");
+    assert_eq!(p.invalidate("zzz").unwrap_err().code(), ResultCode::InvalidArgument);
+}
+
+#[test]
+fn refetching_a_step_drops_its_dependents() {
+    let s = Server::start().unwrap();
+    let mut a = body(&s, "a", "/switch/ra", &[]);
+    a.ttl_ms(2_000).unwrap();
+    let b = body(&s, "b", "/switch/rb", &["a"]);
+    let p = pipeline(vec![a, b]);
+    let b1 = p.get("b").unwrap();
+    sleep(Duration::from_millis(1_100));
+    p.get("a").unwrap();
+    assert_eq!(s.hits("/switch/ra"), 2);
+    let b2 = p.get("b").unwrap();
+    assert!(!Arc::ptr_eq(&b1, &b2), "b was derived from the old a");
+}
+
+#[test]
+fn a_second_pipeline_on_the_same_storage_reuses_valid_tokens() {
+    let s = Server::start().unwrap();
+    let storage: Arc<dyn TokenStorage> = Arc::new(MemoryStorage::new());
+    let mut p1 = pipeline(vec![body(&s, "t", "/echo", &[])]);
+    p1.set_storage(storage.clone(), "svc");
+    let t1 = p1.get("t").unwrap();
+    let mut p2 = pipeline(vec![body(&s, "t", "/echo", &[])]);
+    p2.set_storage(storage.clone(), "svc");
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let k2 = kinds.clone();
+    p2.set_event_hook(Arc::new(move |e| k2.lock().unwrap().push(e.kind)));
+    let t2 = p2.get("t").unwrap();
+    assert_eq!(t1.access_token(), t2.access_token());
+    assert_eq!(s.hits("/echo"), 1);
+    assert_eq!(kinds.lock().unwrap().as_slice(), [EventKind::LoadedFromStorage]);
+    p2.invalidate("t").unwrap();
+    assert!(storage.retrieve("svc:t").unwrap().is_none(), "invalidation deletes the stored token");
+}
+
+#[test]
+fn events_report_fetches_hits_retries_failures_and_invalidations() {
+    let s = Server::start().unwrap();
+    let mut f = body(&s, "f", "/flaky/ev/1", &[]);
+    f.retry(2, 1).unwrap();
+    let mut p = pipeline(vec![f]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    p.set_event_hook(Arc::new(move |e| s2.lock().unwrap().push((e.kind, e.step.as_str().to_string(), e.attempt, e.duration))));
+    p.get("f").unwrap();
+    p.get("f").unwrap();
+    p.invalidate("f").unwrap();
+    let kinds: Vec<EventKind> = seen.lock().unwrap().iter().map(|e| e.0).collect();
+    assert_eq!(kinds, [EventKind::FetchStarted, EventKind::Retry, EventKind::FetchSucceeded, EventKind::CacheHit, EventKind::Invalidated]);
+    let events = seen.lock().unwrap();
+    assert!(events.iter().all(|e| e.1 == "f"));
+    assert_eq!(events[1].2, 2, "retry attempt number");
+    assert!(events[2].3 > Duration::ZERO, "fetch duration measured");
+}
+
+#[test]
+fn a_step_asking_for_itself_gets_an_error_not_a_deadlock() {
+    let cell: Arc<OnceLock<Weak<Pipeline>>> = Arc::new(OnceLock::new());
+    let c2 = cell.clone();
+    let f: FetchHook = Arc::new(move |_| {
+        let p = c2.get().and_then(Weak::upgrade).expect("pipeline");
+        let e = p.get("self").unwrap_err();
+        Err(e)
+    });
+    let mut p = Pipeline::new();
+    p.add(Arc::new(Fetcher::custom("self", &[], None, f, None).unwrap())).unwrap();
+    let p = Arc::new(p);
+    cell.set(Arc::downgrade(&p)).unwrap();
+    let e = p.get("self").unwrap_err();
+    assert_eq!(e.code(), ResultCode::Config);
+    assert!(e.message().contains("own fetch"), "{}", e.message());
+}
+
+#[test]
+fn many_threads_across_expiry() {
+    let s = Server::start().unwrap();
+    let mut b = body(&s, "t", "/echo", &[]);
+    b.ttl_ms(1_000).unwrap();
+    let p = Arc::new(pipeline(vec![b]));
+    let stop = std::time::Instant::now() + Duration::from_millis(2_500);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while std::time::Instant::now() < stop {
+                    let t = p.get("t").unwrap();
+                    assert!(!t.is_expired(0), "never an expired token");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let calls: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let hits = s.hits("/echo");
+    assert!(hits >= 3, "renewed as it crossed expiry: {hits}");
+    assert!((hits as usize) < calls / 10, "but shared: {hits} fetches for {calls} calls");
+}
