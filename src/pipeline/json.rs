@@ -1,1 +1,286 @@
-//! JSON configuration (issue 4).
+//! A whole pipeline from JSON (the format is in the README). Keys mirror the builder options;
+//! unknown keys, wrong types and bad values are `CONFIG` errors naming the step and field;
+//! `${env:NAME}` in a string is replaced by that environment variable (missing: `CONFIG`).
+
+use super::Pipeline;
+use crate::error::{Error, Result};
+use crate::fetcher::FetcherBuilder;
+use crate::http::ContentType;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Where in the document a value is, for messages.
+struct At<'a> {
+    step: &'a str,
+    field: &'a str,
+}
+
+impl At<'_> {
+    fn error(&self, message: impl AsRef<str>) -> Error {
+        let e = Error::config(format!("step \"{}\", field \"{}\": {}", self.step, self.field, message.as_ref()));
+        if self.step.is_empty() { e } else { e.with_step_field(self.step) }
+    }
+}
+
+/// Replaces each `${env:NAME}` with the variable's value.
+fn expand(text: &str, at: &At<'_>) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${env:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 6..];
+        let end = after.find('}').ok_or_else(|| at.error("unterminated \"${env:\""))?;
+        let name = &after[..end];
+        let value = std::env::var(name)
+            .map_err(|_| at.error(format!("environment variable \"{name}\" is not set")))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn string(v: &Value, at: &At<'_>) -> Result<String> {
+    v.as_str().ok_or_else(|| at.error("must be a string")).and_then(|s| expand(s, at))
+}
+
+fn integer(v: &Value, at: &At<'_>) -> Result<i64> {
+    v.as_i64().ok_or_else(|| at.error("must be an integer"))
+}
+
+fn unsigned(v: &Value, at: &At<'_>) -> Result<u64> {
+    v.as_u64().ok_or_else(|| at.error("must be a non-negative integer"))
+}
+
+fn boolean(v: &Value, at: &At<'_>) -> Result<bool> {
+    v.as_bool().ok_or_else(|| at.error("must be true or false"))
+}
+
+fn object<'v>(v: &'v Value, at: &At<'_>) -> Result<&'v Map<String, Value>> {
+    v.as_object().ok_or_else(|| at.error("must be an object"))
+}
+
+/// `{"key": "value", ...}` as pairs, each value expanded.
+fn pairs(v: &Value, at: &At<'_>) -> Result<Vec<(String, String)>> {
+    object(v, at)?
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), string(v, &At { step: at.step, field: &format!("{}.{k}", at.field) })?)))
+        .collect()
+}
+
+/// Takes `key` out of `map` (so that what is left over is unknown).
+fn take<'m>(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    map.remove(key)
+}
+
+fn required(map: &mut Map<String, Value>, key: &str, step: &str) -> Result<String> {
+    let at = At { step, field: key };
+    let v = take(map, key).ok_or_else(|| at.error("is required"))?;
+    string(&v, &at)
+}
+
+/// Parses the document into a pipeline.
+pub fn from_json(text: &str) -> Result<Pipeline> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| {
+        Error::config(format!("pipeline JSON is not valid JSON ({:?} error at line {}, column {})", e.classify(), e.line(), e.column()))
+    })?;
+    let top = At { step: "", field: "" };
+    let mut doc = object(&doc, &top).map_err(|_| Error::config("pipeline JSON must be an object"))?.clone();
+    let mut pipeline = Pipeline::new();
+    if let Some(v) = take(&mut doc, "refresh_margin_ms") {
+        let at = At { step: "", field: "refresh_margin_ms" };
+        pipeline.set_refresh_margin_ms(integer(&v, &at)?).map_err(|e| at.error(e.message()))?;
+    }
+    if let Some(v) = take(&mut doc, "default_lifetime_ms") {
+        let at = At { step: "", field: "default_lifetime_ms" };
+        pipeline.set_default_lifetime_ms(integer(&v, &at)?).map_err(|e| at.error(e.message()))?;
+    }
+    let steps = take(&mut doc, "steps").ok_or_else(|| Error::config("pipeline JSON has no \"steps\""))?;
+    if let Some(unknown) = doc.keys().next() {
+        return Err(Error::config(format!("unknown key \"{unknown}\" at the top of the pipeline JSON")));
+    }
+    let steps = steps.as_array().ok_or_else(|| Error::config("\"steps\" must be an array"))?;
+    for (n, step) in steps.iter().enumerate() {
+        let builder = step_builder(step, n)?;
+        let name = builder.name().to_string();
+        let fetcher = builder.build().map_err(|e| Error::config(e.message()).with_step_field(&name))?;
+        pipeline.add(Arc::new(fetcher))?;
+    }
+    pipeline.validate()?;
+    Ok(pipeline)
+}
+
+fn step_builder(step: &Value, n: usize) -> Result<FetcherBuilder> {
+    let label = format!("#{}", n + 1);
+    let mut map = object(step, &At { step: &label, field: "" })
+        .map_err(|_| Error::config(format!("step {label} must be an object")))?
+        .clone();
+    let name = required(&mut map, "name", &label)?;
+    let kind = required(&mut map, "kind", &name)?;
+    let mut b = match kind.as_str() {
+        "body" | "header" => {
+            let base_url = required(&mut map, "base_url", &name)?;
+            let endpoint = match take(&mut map, "endpoint") {
+                Some(v) => string(&v, &At { step: &name, field: "endpoint" })?,
+                None => String::new(),
+            };
+            if kind == "body" {
+                FetcherBuilder::body(&name, &base_url, &endpoint)
+            } else {
+                FetcherBuilder::header(&name, &base_url, &endpoint)
+            }
+        }
+        "client_credentials" => {
+            let token_url = required(&mut map, "token_url", &name)?;
+            let id = required(&mut map, "client_id", &name)?;
+            let secret = required(&mut map, "client_secret", &name)?;
+            let scope = match take(&mut map, "scope") {
+                Some(v) => Some(string(&v, &At { step: &name, field: "scope" })?),
+                None => None,
+            };
+            FetcherBuilder::client_credentials(&name, &token_url, &id, &secret, scope.as_deref())
+        }
+        other => {
+            return Err(At { step: &name, field: "kind" }
+                .error(format!("\"{other}\" is not body, header or client_credentials")))
+        }
+    };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let value = map.remove(&key).expect("listed");
+        let at = At { step: &name, field: &key };
+        apply(&mut b, &key, &value, &at).map_err(|e| if e.code() == crate::ResultCode::Config { e } else { at.error(e.message()) })?;
+    }
+    Ok(b)
+}
+
+/// Applies one option to the builder.
+fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()> {
+    match key {
+        "method" => b.method(&string(v, at)?),
+        "request_headers" => pairs(v, at)?.iter().try_for_each(|(k, val)| b.request_header(k, val)),
+        "request_data" => pairs(v, at)?.iter().try_for_each(|(k, val)| b.request_data(k, val)),
+        "query" => pairs(v, at)?.iter().try_for_each(|(k, val)| b.query_param(k, val)),
+        "content_type" => match string(v, at)?.as_str() {
+            "form" => b.content_type(ContentType::Form),
+            "json" => b.content_type(ContentType::Json),
+            other => Err(at.error(format!("\"{other}\" is not form or json"))),
+        },
+        "token_field" => b.token_field(&string(v, at)?),
+        "token_type_field" => b.token_type_field(&string(v, at)?),
+        "expires_in_field" => b.expires_in_field(&string(v, at)?),
+        "refresh_token_field" => b.refresh_token_field(&string(v, at)?),
+        "default_token_type" => b.default_token_type(&string(v, at)?),
+        "token_header" => b.token_header(&string(v, at)?),
+        "token_type" => b.token_type(&string(v, at)?),
+        "client_auth" => match string(v, at)?.as_str() {
+            "basic" => b.client_auth_in_body(false),
+            "body" => b.client_auth_in_body(true),
+            other => Err(at.error(format!("\"{other}\" is not basic or body"))),
+        },
+        "basic_auth" => {
+            let mut m = object(v, at)?.clone();
+            let user = string(&take(&mut m, "user").ok_or_else(|| at.error("needs \"user\""))?, at)?;
+            let password = string(&take(&mut m, "password").ok_or_else(|| at.error("needs \"password\""))?, at)?;
+            no_leftovers(&m, at)?;
+            b.basic_auth(&user, &password)
+        }
+        "ttl_ms" => b.ttl_ms(integer(v, at)?),
+        "timeout_ms" => b.timeout_ms(unsigned(v, at)?),
+        "verify_tls" => b.verify_tls(boolean(v, at)?),
+        "retry" => {
+            let mut m = object(v, at)?.clone();
+            let attempts = take(&mut m, "max_attempts").map(|v| unsigned(&v, at)).transpose()?.unwrap_or(3);
+            let delay = take(&mut m, "base_delay_ms").map(|v| unsigned(&v, at)).transpose()?.unwrap_or(200);
+            no_leftovers(&m, at)?;
+            b.retry(u32::try_from(attempts).unwrap_or(u32::MAX), delay)
+        }
+        "depends_on" => v
+            .as_array()
+            .ok_or_else(|| at.error("must be an array of step names"))?
+            .iter()
+            .try_for_each(|d| b.dependency(&string(d, at)?)),
+        "refresh_endpoint" => {
+            let mut m = object(v, at)?.clone();
+            let url = string(&take(&mut m, "token_url").ok_or_else(|| at.error("needs \"token_url\""))?, at)?;
+            let id = string(&take(&mut m, "client_id").ok_or_else(|| at.error("needs \"client_id\""))?, at)?;
+            let secret = take(&mut m, "client_secret").map(|v| string(&v, at)).transpose()?;
+            no_leftovers(&m, at)?;
+            b.refresh_endpoint(&url, &id, secret.as_deref())
+        }
+        _ => Err(at.error("unknown key")),
+    }
+}
+
+fn no_leftovers(m: &Map<String, Value>, at: &At<'_>) -> Result<()> {
+    match m.keys().next() {
+        Some(k) => Err(at.error(format!("unknown key \"{k}\""))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ResultCode;
+
+    fn err(json: &str) -> Error {
+        from_json(json).err().expect("fails")
+    }
+
+    #[test]
+    fn full_example_parses() {
+        std::env::set_var("TF_JSON_TEST_SECRET", "s3cret");
+        let p = from_json(
+            r#"{
+              "refresh_margin_ms": 60000, "default_lifetime_ms": 600000,
+              "steps": [
+                { "name": "device_token", "kind": "header", "base_url": "http://127.0.0.1:1",
+                  "endpoint": "/device/register", "method": "POST",
+                  "request_headers": { "X-Device-ID": "device-123" },
+                  "token_header": "X-Device-Token", "token_type": "Bearer", "ttl_ms": 2592000000 },
+                { "name": "app_token", "kind": "client_credentials",
+                  "token_url": "http://127.0.0.1:1/oauth/token", "client_id": "app",
+                  "client_secret": "${env:TF_JSON_TEST_SECRET}", "scope": "read", "client_auth": "basic" },
+                { "name": "user_token", "kind": "body", "base_url": "http://127.0.0.1:1", "endpoint": "/user/auth",
+                  "depends_on": ["device_token", "app_token"], "content_type": "json",
+                  "request_headers": { "X-Device-Token": "{{device_token.access_token}}",
+                                       "Authorization": "{{app_token.authorization}}" },
+                  "request_data": { "username": "user", "password": "${env:TF_JSON_TEST_SECRET}" },
+                  "query": {}, "token_field": "access_token", "token_type_field": "token_type",
+                  "expires_in_field": "expires_in", "refresh_token_field": "refresh_token",
+                  "default_token_type": "Bearer", "timeout_ms": 30000, "verify_tls": true,
+                  "retry": { "max_attempts": 3, "base_delay_ms": 200 },
+                  "refresh_endpoint": { "token_url": "http://127.0.0.1:1/oauth/token",
+                                        "client_id": "app", "client_secret": "${env:TF_JSON_TEST_SECRET}" } }
+              ]
+            }"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = p.steps().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["device_token", "app_token", "user_token"]);
+    }
+
+    #[test]
+    fn errors_name_the_step_and_field() {
+        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","tokn_field":"x"}]}"#);
+        assert_eq!(e.code(), ResultCode::Config);
+        assert!(e.message().contains("\"a\"") && e.message().contains("tokn_field"), "{}", e.message());
+        assert_eq!(e.step().unwrap().as_str(), "a");
+        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","method":"PUT"}]}"#);
+        assert!(e.message().contains("method") && e.message().contains("PUT"), "{}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","ttl_ms":"10"}]}"#);
+        assert!(e.message().contains("ttl_ms"), "{}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"client_credentials","token_url":"http://h","client_id":"i","client_secret":"${env:TF_SURELY_UNSET_VAR}"}]}"#);
+        assert!(e.message().contains("TF_SURELY_UNSET_VAR") && e.message().contains("client_secret"), "{}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"magic","base_url":"http://h"}]}"#);
+        assert!(e.message().contains("kind"), "{}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","depends_on":["b"]}]}"#);
+        assert!(e.message().contains("\"b\""), "missing dependency: {}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","request_headers":{"X":"{{b.access_token}}"}}]}"#);
+        assert!(e.message().contains("b"), "template: {}", e.message());
+        for bad in ["", "[]", "{}", r#"{"steps":{}}"#, r#"{"steps":[],"extra":1}"#, r#"{"steps":[1]}"#, r#"{"steps":[{"kind":"body"}]}"#] {
+            assert_eq!(err(bad).code(), ResultCode::Config, "{bad}");
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod graph;
 mod json;
 
 pub use event::{Event, EventHook, EventKind};
+pub use json::from_json;
 
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
