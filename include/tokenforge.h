@@ -48,6 +48,17 @@
 #define TOKENFORGE_NO_EXPIRY -1
 
 /**
+ * Default refresh margin: a token is renewed when less than this is left (capped at half
+ * its lifetime).
+ */
+#define DEFAULT_REFRESH_MARGIN_MS 60000
+
+/**
+ * Lifetime assumed for a token with no known expiry and no TTL.
+ */
+#define DEFAULT_LIFETIME_MS 600000
+
+/**
  * The result codes of the C API. The numbers are stable.
  */
 typedef enum tokenforge_result {
@@ -99,6 +110,48 @@ typedef enum tokenforge_result {
 } tokenforge_result;
 
 /**
+ * What happened.
+ */
+typedef enum tokenforge_event_kind {
+  /**
+   * A fresh cached token was returned.
+   */
+  TOKENFORGE_EVENT_KIND_CACHE_HIT = 0,
+  /**
+   * An upstream fetch (or refresh grant) of the step began.
+   */
+  TOKENFORGE_EVENT_KIND_FETCH_STARTED = 1,
+  /**
+   * A fetch gave a new token; `duration` is how long it took.
+   */
+  TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED = 2,
+  /**
+   * A fetch failed; `error` says why.
+   */
+  TOKENFORGE_EVENT_KIND_FETCH_FAILED = 3,
+  /**
+   * The cached token was renewed through the refresh endpoint.
+   */
+  TOKENFORGE_EVENT_KIND_REFRESHED = 4,
+  /**
+   * An HTTP attempt is about to be retried; `attempt` is its number, `duration` the wait.
+   */
+  TOKENFORGE_EVENT_KIND_RETRY = 5,
+  /**
+   * The step's cached token was dropped (asked for, or a dependency was refetched).
+   */
+  TOKENFORGE_EVENT_KIND_INVALIDATED = 6,
+  /**
+   * A refresh failed while the old token was still valid: the old token was served.
+   */
+  TOKENFORGE_EVENT_KIND_STALE_SERVED = 7,
+  /**
+   * A token was taken from storage instead of being fetched.
+   */
+  TOKENFORGE_EVENT_KIND_LOADED_FROM_STORAGE = 8,
+} tokenforge_event_kind;
+
+/**
  * How request data is encoded in a POST body.
  */
 typedef enum tokenforge_content_type {
@@ -134,6 +187,13 @@ typedef struct tokenforge_fetcher tokenforge_fetcher;
  * `tokenforge_fetcher_builder_build`, or abandoned with `tokenforge_fetcher_builder_free`.
  */
 typedef struct tokenforge_fetcher_builder tokenforge_fetcher_builder;
+
+/**
+ * Steps, their cached tokens and the rules to renew them. Configure (add, set_*) from one
+ * thread before first use; then `get`, `invalidate` and `invalidate_if` are thread-safe.
+ * Owned by the caller.
+ */
+typedef struct tokenforge_pipeline tokenforge_pipeline;
 
 /**
  * The request a request hook may read and change. Valid only during the hook call; strings
@@ -192,6 +252,43 @@ typedef tokenforge_result (*tokenforge_request_hook)(void *userdata,
 typedef void (*tokenforge_error_hook)(void *userdata,
                                       const struct tokenforge_error *error,
                                       const struct tokenforge_context *ctx);
+
+/**
+ * One pipeline event, borrowed for the duration of the event hook call.
+ */
+typedef struct tokenforge_event {
+  /**
+   * What happened.
+   */
+  enum tokenforge_event_kind kind;
+  /**
+   * The step concerned.
+   */
+  const char *step;
+  /**
+   * Fetch and refresh events: how long it took; retry events: the wait before the retry.
+   */
+  int64_t duration_us;
+  /**
+   * Expiry of the token concerned (Unix epoch ms), `TOKENFORGE_NO_EXPIRY` when unknown.
+   */
+  int64_t expires_at_ms;
+  /**
+   * Retry events: the number of the attempt about to start (2 for the first retry).
+   */
+  uint32_t attempt;
+  /**
+   * Failure and stale-served events: the error; NULL otherwise.
+   */
+  const struct tokenforge_error *error;
+} tokenforge_event;
+
+/**
+ * Called once per event, synchronously, on the thread where it happened (a cache hit on the
+ * caller's thread, a parallel dependency fetch on a library thread). Must be quick and must
+ * not call back into the same pipeline.
+ */
+typedef void (*tokenforge_event_hook)(void *userdata, const struct tokenforge_event *event);
 
 /**
  * The callbacks of a storage written in C. Set `struct_size` to
@@ -702,6 +799,21 @@ enum tokenforge_result tokenforge_fetcher_new_custom(const char *name,
                                                      struct tokenforge_error **err);
 
 /**
+ * In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
+ * (`grant_type=refresh_token`, client authenticated by HTTP Basic, or `client_id` in the body
+ * when `client_secret` is NULL) before falling back to a full fetch on `invalid_grant`.
+ * Strings are copied. `INVALID_ARGUMENT` for NULL, bad UTF-8, a bad URL or an empty client
+ * id. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_refresh_endpoint(struct tokenforge_fetcher_builder *b,
+                                                                       const char *token_url,
+                                                                       const char *client_id,
+                                                                       const char *client_secret);
+
+/**
  * Sets the request hook of a body, header or client_credentials builder, replacing any
  * earlier one (whose `free_userdata` is then called). The library owns `userdata` from now
  * on: `free_userdata` (nullable) is called exactly once, when the last owner (builder or
@@ -847,6 +959,157 @@ enum tokenforge_result tokenforge_oauth2_refresh(const char *token_url,
                                                  uint64_t timeout_ms,
                                                  struct tokenforge_token **out,
                                                  struct tokenforge_error **err);
+
+/**
+ * An empty pipeline (refresh margin 60 s, default lifetime 10 min), owned by the caller.
+ */
+struct tokenforge_pipeline *tokenforge_pipeline_new(void);
+
+/**
+ * Adds a step; the pipeline keeps its own reference to `f`, the caller still frees `f`.
+ * Steps may be added in any order. Errors: `INVALID_ARGUMENT` (NULL), `CONFIG` (a step of
+ * that name already exists). Before first use, from one thread.
+ *
+ * # Safety
+ * `p` and `f` are NULL or live; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_add(struct tokenforge_pipeline *p,
+                                               const struct tokenforge_fetcher *f,
+                                               struct tokenforge_error **err);
+
+/**
+ * Checks that every dependency is a step of the pipeline and that there is no cycle:
+ * `CONFIG` naming the steps involved. `get` checks the same on first use. Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_validate(const struct tokenforge_pipeline *p,
+                                                    struct tokenforge_error **err);
+
+/**
+ * Loads tokens from `s` (under "<key_prefix>:<step>"; prefix NULL: "tokenforge") before any
+ * fetch and writes them after each fetch; invalidation deletes them. A second pipeline on the
+ * same storage reuses valid tokens. The pipeline keeps its own reference to `s`. A failing
+ * store is reported to the step's error hook; the fetched token is still returned.
+ * `INVALID_ARGUMENT` for NULL `p` or `s`, or bad UTF-8. Before first use, from one thread.
+ *
+ * # Safety
+ * `p` and `s` are NULL or live; `key_prefix` is NULL or NUL-terminated; `err` is NULL or
+ * writable.
+ */
+enum tokenforge_result tokenforge_pipeline_set_storage(struct tokenforge_pipeline *p,
+                                                       const struct tokenforge_storage *s,
+                                                       const char *key_prefix,
+                                                       struct tokenforge_error **err);
+
+/**
+ * A cached token is renewed when less than min(`margin_ms`, half its lifetime) is left
+ * (default 60000). `INVALID_ARGUMENT` when negative. Before first use, from one thread.
+ *
+ * # Safety
+ * `p` is NULL or live; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_set_refresh_margin_ms(struct tokenforge_pipeline *p,
+                                                                 int64_t margin_ms,
+                                                                 struct tokenforge_error **err);
+
+/**
+ * The lifetime given to tokens with no known expiry and no TTL (default 600000): they are
+ * never kept forever. `INVALID_ARGUMENT` unless positive. Before first use, from one thread.
+ *
+ * # Safety
+ * `p` is NULL or live; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_set_default_lifetime_ms(struct tokenforge_pipeline *p,
+                                                                   int64_t lifetime_ms,
+                                                                   struct tokenforge_error **err);
+
+/**
+ * The token of `step`, owned by the caller: the cached one while fresh (no lock, no
+ * allocation beyond a reference count); otherwise fetched after its stale dependencies
+ * (independent ones in parallel), once for all concurrent callers, who all get its result.
+ * Waiting is bounded by the fetch deadlines. A failed refresh while the old token is still
+ * valid serves the old token (the error hook is told); after a failure the step backs off
+ * (up to 30 s) instead of asking again on every call. Errors: `INVALID_ARGUMENT` (NULL, bad
+ * UTF-8, unknown step), `CONFIG` (missing dependency, cycle, or a hook of this step's fetch
+ * asking for this step), `DEPENDENCY`, `TIMEOUT` and the fetch errors. Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; `step` is NULL or NUL-terminated; `out` and `err` are NULL or
+ * writable.
+ */
+enum tokenforge_result tokenforge_pipeline_get(const struct tokenforge_pipeline *p,
+                                               const char *step,
+                                               struct tokenforge_token **out,
+                                               struct tokenforge_error **err);
+
+/**
+ * Drops the cached (and stored) token of `step` and of every step that depends on it,
+ * directly or not, and ends any backoff. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8,
+ * unknown step), `CONFIG`, `STORAGE`. Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; `step` is NULL or NUL-terminated; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_invalidate(const struct tokenforge_pipeline *p,
+                                                      const char *step,
+                                                      struct tokenforge_error **err);
+
+/**
+ * As `tokenforge_pipeline_invalidate`, but only when the cached token of `step` still has
+ * `access_token` (so that many callers retrying after a 401 cause one refetch).
+ * `*invalidated` (nullable) tells whether it did. Errors as for invalidate. Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; strings are NULL or NUL-terminated; `invalidated` and `err` are NULL
+ * or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_invalidate_if(const struct tokenforge_pipeline *p,
+                                                         const char *step,
+                                                         const char *access_token,
+                                                         bool *invalidated,
+                                                         struct tokenforge_error **err);
+
+/**
+ * Reports each cache hit, fetch start, success and failure, refresh, retry, invalidation,
+ * stale token served and token loaded from storage, with the step name and timings. The
+ * library owns `userdata` (see `tokenforge_free_userdata`). `INVALID_ARGUMENT` when `p` or
+ * `hook` is NULL. Before first use, from one thread.
+ *
+ * # Safety
+ * `p` is NULL or live; functions are NULL or valid; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_set_event_hook(struct tokenforge_pipeline *p,
+                                                          tokenforge_event_hook hook,
+                                                          void *userdata,
+                                                          tokenforge_free_userdata free_userdata,
+                                                          struct tokenforge_error **err);
+
+/**
+ * A whole pipeline from JSON text (the format is in the README): steps of kind body, header
+ * or client_credentials with their options, dependencies, templates, refresh endpoints and
+ * margins; `${env:NAME}` in a string is replaced by that environment variable. On success
+ * `*out` receives a validated pipeline the caller owns. Errors: `INVALID_ARGUMENT` (NULL,
+ * bad UTF-8), `CONFIG` naming the step and field (bad JSON, unknown key, wrong type, bad
+ * value, missing variable, missing dependency, cycle). Thread-safe.
+ *
+ * # Safety
+ * `json` is NULL or NUL-terminated; `out` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_from_json(const char *json,
+                                                     struct tokenforge_pipeline **out,
+                                                     struct tokenforge_error **err);
+
+/**
+ * Frees a pipeline and its cached tokens (zeroed); fetchers and storage it shares with the
+ * caller stay the caller's. NULL is a no-op; freeing twice is undefined. Not while another
+ * thread uses it.
+ *
+ * # Safety
+ * `p` is NULL or live, not used afterwards.
+ */
+void tokenforge_pipeline_free(struct tokenforge_pipeline *p);
 
 /**
  * The name of a result code without prefix, e.g. "TIMEOUT"; "UNKNOWN" for a value that is no

@@ -533,3 +533,29 @@ unsafe fn str_array(array: *const *const c_char, n: usize, what: &str) -> Result
         .map(|i| unsafe { str_arg(*array.add(i), what) }.map(str::to_string))
         .collect()
 }
+
+/// In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
+/// (`grant_type=refresh_token`, client authenticated by HTTP Basic, or `client_id` in the body
+/// when `client_secret` is NULL) before falling back to a full fetch on `invalid_grant`.
+/// Strings are copied. `INVALID_ARGUMENT` for NULL, bad UTF-8, a bad URL or an empty client
+/// id. One thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_endpoint(
+    b: *mut tokenforge_fetcher_builder,
+    token_url: *const c_char,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+) -> ResultCode {
+    unsafe {
+        set(b, |b| {
+            b.refresh_endpoint(
+                str_arg(token_url, "token_url")?,
+                str_arg(client_id, "client_id")?,
+                opt_str_arg(client_secret, "client_secret")?,
+            )
+        })
+    }
+}

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fetcher;
 pub mod hooks;
 pub mod oauth2;
+pub mod pipeline;
 pub mod result;
 pub mod storage;
 pub mod token;

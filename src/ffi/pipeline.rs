@@ -1,0 +1,263 @@
+//! `tokenforge_pipeline`: the token manager. Configure it from one thread (`*mut`), then use
+//! it from any number of threads at once (`const *`).
+
+use super::error::tokenforge_error;
+use super::fetcher::tokenforge_fetcher;
+use super::hooks::{tokenforge_free_userdata, UserData};
+use super::storage::tokenforge_storage;
+use super::token::{token_to_c, tokenforge_token};
+use super::{arg, arg_mut, fallible, guarded, opt_str_arg, str_arg, take, to_c, write_out, Castable};
+use crate::error::{Error, ResultCode};
+use crate::pipeline::{Event, EventKind, Pipeline};
+use std::ffi::{c_char, c_void};
+use std::ptr;
+use std::sync::Arc;
+
+/// Steps, their cached tokens and the rules to renew them. Configure (add, set_*) from one
+/// thread before first use; then `get`, `invalidate` and `invalidate_if` are thread-safe.
+/// Owned by the caller.
+pub struct tokenforge_pipeline {
+    _private: [u8; 0],
+}
+
+impl Castable for tokenforge_pipeline {
+    type Rust = Pipeline;
+}
+
+/// One pipeline event, borrowed for the duration of the event hook call.
+#[repr(C)]
+pub struct tokenforge_event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The step concerned.
+    pub step: *const c_char,
+    /// Fetch and refresh events: how long it took; retry events: the wait before the retry.
+    pub duration_us: i64,
+    /// Expiry of the token concerned (Unix epoch ms), `TOKENFORGE_NO_EXPIRY` when unknown.
+    pub expires_at_ms: i64,
+    /// Retry events: the number of the attempt about to start (2 for the first retry).
+    pub attempt: u32,
+    /// Failure and stale-served events: the error; NULL otherwise.
+    pub error: *const tokenforge_error,
+}
+
+/// Called once per event, synchronously, on the thread where it happened (a cache hit on the
+/// caller's thread, a parallel dependency fetch on a library thread). Must be quick and must
+/// not call back into the same pipeline.
+pub type tokenforge_event_hook = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const tokenforge_event)>;
+
+/// An empty pipeline (refresh margin 60 s, default lifetime 10 min), owned by the caller.
+#[no_mangle]
+pub extern "C" fn tokenforge_pipeline_new() -> *mut tokenforge_pipeline {
+    guarded!(ptr::null_mut(), { to_c(Pipeline::new()) })
+}
+
+/// Adds a step; the pipeline keeps its own reference to `f`, the caller still frees `f`.
+/// Steps may be added in any order. Errors: `INVALID_ARGUMENT` (NULL), `CONFIG` (a step of
+/// that name already exists). Before first use, from one thread.
+///
+/// # Safety
+/// `p` and `f` are NULL or live; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_add(
+    p: *mut tokenforge_pipeline,
+    f: *const tokenforge_fetcher,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        let p = unsafe { arg_mut(p, "pipeline") }?;
+        let f = unsafe { arg(f, "fetcher") }?;
+        p.add(Arc::clone(f))
+    })
+}
+
+/// Checks that every dependency is a step of the pipeline and that there is no cycle:
+/// `CONFIG` naming the steps involved. `get` checks the same on first use. Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_validate(p: *const tokenforge_pipeline, err: *mut *mut tokenforge_error) -> ResultCode {
+    fallible!(err, { unsafe { arg(p, "pipeline") }?.validate() })
+}
+
+/// Loads tokens from `s` (under "<key_prefix>:<step>"; prefix NULL: "tokenforge") before any
+/// fetch and writes them after each fetch; invalidation deletes them. A second pipeline on the
+/// same storage reuses valid tokens. The pipeline keeps its own reference to `s`. A failing
+/// store is reported to the step's error hook; the fetched token is still returned.
+/// `INVALID_ARGUMENT` for NULL `p` or `s`, or bad UTF-8. Before first use, from one thread.
+///
+/// # Safety
+/// `p` and `s` are NULL or live; `key_prefix` is NULL or NUL-terminated; `err` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_set_storage(
+    p: *mut tokenforge_pipeline,
+    s: *const tokenforge_storage,
+    key_prefix: *const c_char,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        let p = unsafe { arg_mut(p, "pipeline") }?;
+        let s = unsafe { arg(s, "storage") }?;
+        let prefix = unsafe { opt_str_arg(key_prefix, "key_prefix") }?.unwrap_or("tokenforge");
+        p.set_storage(Arc::clone(s), prefix);
+        Ok(())
+    })
+}
+
+/// A cached token is renewed when less than min(`margin_ms`, half its lifetime) is left
+/// (default 60000). `INVALID_ARGUMENT` when negative. Before first use, from one thread.
+///
+/// # Safety
+/// `p` is NULL or live; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_set_refresh_margin_ms(p: *mut tokenforge_pipeline, margin_ms: i64, err: *mut *mut tokenforge_error) -> ResultCode {
+    fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_refresh_margin_ms(margin_ms) })
+}
+
+/// The lifetime given to tokens with no known expiry and no TTL (default 600000): they are
+/// never kept forever. `INVALID_ARGUMENT` unless positive. Before first use, from one thread.
+///
+/// # Safety
+/// `p` is NULL or live; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_set_default_lifetime_ms(p: *mut tokenforge_pipeline, lifetime_ms: i64, err: *mut *mut tokenforge_error) -> ResultCode {
+    fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_default_lifetime_ms(lifetime_ms) })
+}
+
+/// The token of `step`, owned by the caller: the cached one while fresh (no lock, no
+/// allocation beyond a reference count); otherwise fetched after its stale dependencies
+/// (independent ones in parallel), once for all concurrent callers, who all get its result.
+/// Waiting is bounded by the fetch deadlines. A failed refresh while the old token is still
+/// valid serves the old token (the error hook is told); after a failure the step backs off
+/// (up to 30 s) instead of asking again on every call. Errors: `INVALID_ARGUMENT` (NULL, bad
+/// UTF-8, unknown step), `CONFIG` (missing dependency, cycle, or a hook of this step's fetch
+/// asking for this step), `DEPENDENCY`, `TIMEOUT` and the fetch errors. Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; `step` is NULL or NUL-terminated; `out` and `err` are NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_get(
+    p: *const tokenforge_pipeline,
+    step: *const c_char,
+    out: *mut *mut tokenforge_token,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        let p = unsafe { arg(p, "pipeline") }?;
+        let step = unsafe { str_arg(step, "step") }?;
+        if out.is_null() {
+            return Err(Error::invalid_argument("out-parameter is NULL"));
+        }
+        let token = p.get(step)?;
+        unsafe { write_out(out, token_to_c(token)) }
+    })
+}
+
+/// Drops the cached (and stored) token of `step` and of every step that depends on it,
+/// directly or not, and ends any backoff. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8,
+/// unknown step), `CONFIG`, `STORAGE`. Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; `step` is NULL or NUL-terminated; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_invalidate(p: *const tokenforge_pipeline, step: *const c_char, err: *mut *mut tokenforge_error) -> ResultCode {
+    fallible!(err, { unsafe { arg(p, "pipeline") }?.invalidate(unsafe { str_arg(step, "step") }?) })
+}
+
+/// As `tokenforge_pipeline_invalidate`, but only when the cached token of `step` still has
+/// `access_token` (so that many callers retrying after a 401 cause one refetch).
+/// `*invalidated` (nullable) tells whether it did. Errors as for invalidate. Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; strings are NULL or NUL-terminated; `invalidated` and `err` are NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_invalidate_if(
+    p: *const tokenforge_pipeline,
+    step: *const c_char,
+    access_token: *const c_char,
+    invalidated: *mut bool,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        let p = unsafe { arg(p, "pipeline") }?;
+        let done = p.invalidate_if(unsafe { str_arg(step, "step") }?, unsafe { str_arg(access_token, "access_token") }?)?;
+        if !invalidated.is_null() {
+            unsafe { invalidated.write(done) };
+        }
+        Ok(())
+    })
+}
+
+/// Reports each cache hit, fetch start, success and failure, refresh, retry, invalidation,
+/// stale token served and token loaded from storage, with the step name and timings. The
+/// library owns `userdata` (see `tokenforge_free_userdata`). `INVALID_ARGUMENT` when `p` or
+/// `hook` is NULL. Before first use, from one thread.
+///
+/// # Safety
+/// `p` is NULL or live; functions are NULL or valid; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_set_event_hook(
+    p: *mut tokenforge_pipeline,
+    hook: tokenforge_event_hook,
+    userdata: *mut c_void,
+    free_userdata: tokenforge_free_userdata,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    let data = UserData::new(userdata, free_userdata);
+    fallible!(err, {
+        let p = unsafe { arg_mut(p, "pipeline") }?;
+        let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
+        p.set_event_hook(Arc::new(move |e: &Event<'_>| {
+            let event = tokenforge_event {
+                kind: e.kind,
+                step: e.step.as_ptr(),
+                duration_us: i64::try_from(e.duration.as_micros()).unwrap_or(i64::MAX),
+                expires_at_ms: e.expires_at_ms.unwrap_or(crate::token::NO_EXPIRY),
+                attempt: e.attempt,
+                error: e.error.map_or(ptr::null(), |x| ptr::from_ref(x).cast()),
+            };
+            unsafe { hook(data.ptr(), &event) };
+        }));
+        Ok(())
+    })
+}
+
+/// A whole pipeline from JSON text (the format is in the README): steps of kind body, header
+/// or client_credentials with their options, dependencies, templates, refresh endpoints and
+/// margins; `${env:NAME}` in a string is replaced by that environment variable. On success
+/// `*out` receives a validated pipeline the caller owns. Errors: `INVALID_ARGUMENT` (NULL,
+/// bad UTF-8), `CONFIG` naming the step and field (bad JSON, unknown key, wrong type, bad
+/// value, missing variable, missing dependency, cycle). Thread-safe.
+///
+/// # Safety
+/// `json` is NULL or NUL-terminated; `out` and `err` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_from_json(
+    json: *const c_char,
+    out: *mut *mut tokenforge_pipeline,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        let json = unsafe { str_arg(json, "json") }?;
+        if out.is_null() {
+            return Err(Error::invalid_argument("out-parameter is NULL"));
+        }
+        let p = crate::pipeline::from_json(json)?;
+        unsafe { write_out(out, to_c(p)) }
+    })
+}
+
+/// Frees a pipeline and its cached tokens (zeroed); fetchers and storage it shares with the
+/// caller stay the caller's. NULL is a no-op; freeing twice is undefined. Not while another
+/// thread uses it.
+///
+/// # Safety
+/// `p` is NULL or live, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_free(p: *mut tokenforge_pipeline) {
+    guarded!((), { drop(unsafe { take(p) }) })
+}
