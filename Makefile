@@ -17,9 +17,13 @@ LDFLAGS_TF     := -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -ltokenforge -lpt
 VALGRIND       := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
                   --errors-for-leak-kinds=definite,indirect --error-exitcode=1
 EXAMPLES       := simple_oauth2 two_step header_auth mixed_tokens error_handling \
-                  custom_header custom_data dependency_injection custom_fetcher robust_errors
+                  custom_header custom_data dependency_injection custom_fetcher robust_errors \
+                  pipeline_demo
 EXAMPLE_BINS   := $(EXAMPLES:%=$(BUILD)/examples/%)
-C_TESTS        := $(BUILD)/test_ffi $(BUILD)/test_hooks
+C_TESTS        := $(BUILD)/test_ffi $(BUILD)/test_hooks $(BUILD)/test_pipeline
+# The demo's secrets come from the environment, as a deployment's would.
+export DEMO_APP_SECRET    ?= demo-app-secret
+export DEMO_USER_PASSWORD ?= demo-password
 
 .PHONY: all lib header check-header test test-rust test-c examples demo valgrind clean
 
@@ -77,10 +81,9 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 	done
 	@echo "examples: $(words $(EXAMPLES)) passed, 0 failed"
 
-## The two-step token flow against the project's loopback token server.
-demo: $(BUILD)/examples/two_step
-	@echo "tokenforge demo: a two-step token flow (app token, then user token) against a loopback token server"
-	@$(WITH_SERVER) $(BUILD)/examples/two_step
+## A JSON-configured three-step pipeline against the project's loopback token server.
+demo: $(BUILD)/examples/pipeline_demo
+	@$(WITH_SERVER) $(BUILD)/examples/pipeline_demo examples-c/demo_pipeline.json
 
 clean:
 	$(CARGO) clean
