@@ -1,0 +1,228 @@
+/* C-level tests of pipelines against the real shared library and the loopback server at
+   $TOKENFORGE_URL: JSON configuration, caching, events, invalidation, storage reuse, bad
+   input, re-entrancy and threads. Prints "N passed, N failed". */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "check.h"
+#include "tokenforge.h"
+
+/* How many requests the server has had on `path`. */
+static long server_count(const char *path) {
+  char endpoint[256];
+  snprintf(endpoint, sizeof endpoint, "/_count%s", path);
+  tokenforge_fetcher_builder *b = tokenforge_fetcher_builder_new_body("count", base_url(), endpoint);
+  tokenforge_fetcher *f = NULL;
+  tokenforge_fetcher_builder_build(b, &f, NULL);
+  tokenforge_token *t = NULL;
+  long n = -1;
+  if (tokenforge_fetcher_fetch(f, NULL, &t, NULL) == TOKENFORGE_RESULT_OK) n = atol(tokenforge_token_extra(t, "count"));
+  tokenforge_token_free(t);
+  tokenforge_fetcher_free(f);
+  return n;
+}
+
+static tokenforge_pipeline *from_json(const char *fmt) {
+  char json[4096];
+  snprintf(json, sizeof json, fmt, base_url(), base_url(), base_url());
+  tokenforge_pipeline *p = NULL;
+  tokenforge_error *err = NULL;
+  if (tokenforge_pipeline_from_json(json, &p, &err) != TOKENFORGE_RESULT_OK) {
+    fprintf(stderr, "from_json: %s\n", tokenforge_error_message(err));
+    tokenforge_error_free(err);
+  }
+  return p;
+}
+
+static const char *THREE_STEPS =
+    "{\"steps\":["
+    "{\"name\":\"user\",\"kind\":\"body\",\"base_url\":\"%s\",\"endpoint\":\"/user/auth\","
+    " \"depends_on\":[\"device\",\"app\"],"
+    " \"request_headers\":{\"X-Device-Token\":\"{{device.access_token}}\",\"Authorization\":\"{{app.authorization}}\"}},"
+    "{\"name\":\"device\",\"kind\":\"header\",\"base_url\":\"%s\",\"endpoint\":\"/device/register\","
+    " \"request_headers\":{\"X-Device-ID\":\"d\"},\"token_header\":\"X-Device-Token\"},"
+    "{\"name\":\"app\",\"kind\":\"client_credentials\",\"token_url\":\"%s/oauth/token\","
+    " \"client_id\":\"c\",\"client_secret\":\"c-secret\"}]}";
+
+typedef struct {
+  atomic_int kinds[9];
+  atomic_int frees;
+} events;
+
+static void on_event(void *ud, const tokenforge_event *e) {
+  events *ev = ud;
+  if (e->kind >= 0 && e->kind < 9) atomic_fetch_add(&ev->kinds[e->kind], 1);
+  if (e->step == NULL || e->step[0] == '\0') atomic_fetch_add(&ev->kinds[0], 1000); /* must not happen */
+}
+
+static void free_events(void *ud) { atomic_fetch_add(&((events *)ud)->frees, 1); }
+
+static void test_json_pipeline_cache_and_invalidation(void) {
+  tokenforge_pipeline *p = from_json(THREE_STEPS);
+  CHECK(p != NULL);
+  if (p == NULL) return;
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  CHECK(tokenforge_pipeline_set_event_hook(p, on_event, &ev, free_events, NULL) == TOKENFORGE_RESULT_OK);
+  long before = server_count("/user/auth");
+  tokenforge_token *t1 = NULL, *t2 = NULL;
+  CHECK(tokenforge_pipeline_get(p, "user", &t1, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(t1 != NULL && strncmp(tokenforge_token_access_token(t1), "user-", 5) == 0);
+  CHECK(tokenforge_pipeline_get(p, "user", &t2, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(t2 != NULL && strcmp(tokenforge_token_access_token(t1), tokenforge_token_access_token(t2)) == 0);
+  CHECK(server_count("/user/auth") == before + 1);
+  CHECK(atomic_load(&ev.kinds[TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED]) == 3);
+  CHECK(atomic_load(&ev.kinds[TOKENFORGE_EVENT_KIND_CACHE_HIT]) == 1);
+
+  bool invalidated = true;
+  CHECK(tokenforge_pipeline_invalidate_if(p, "user", "other", &invalidated, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(!invalidated);
+  CHECK(tokenforge_pipeline_invalidate_if(p, "user", tokenforge_token_access_token(t1), &invalidated, NULL) ==
+        TOKENFORGE_RESULT_OK);
+  CHECK(invalidated);
+  CHECK(tokenforge_pipeline_invalidate(p, "device", NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(atomic_load(&ev.kinds[TOKENFORGE_EVENT_KIND_INVALIDATED]) == 2); /* user, then device (user already gone) */
+  tokenforge_token *t3 = NULL;
+  CHECK(tokenforge_pipeline_get(p, "user", &t3, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(t3 != NULL && strcmp(tokenforge_token_access_token(t1), tokenforge_token_access_token(t3)) != 0);
+  CHECK(server_count("/user/auth") == before + 2);
+  tokenforge_token_free(t1);
+  tokenforge_token_free(t2);
+  tokenforge_token_free(t3);
+  tokenforge_pipeline_free(p);
+  CHECK(atomic_load(&ev.frees) == 1);
+  CHECK(atomic_load(&ev.kinds[0]) < 1000);
+}
+
+static void test_bad_input(void) {
+  tokenforge_pipeline *p = tokenforge_pipeline_new();
+  tokenforge_token *t = NULL;
+  tokenforge_error *err = NULL;
+  CHECK(tokenforge_pipeline_get(p, "nope", &t, &err) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  tokenforge_error_free(err);
+  CHECK(tokenforge_pipeline_get(NULL, "x", &t, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_get(p, NULL, &t, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_get(p, "x", NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_add(p, NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_set_refresh_margin_ms(p, -1, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_set_storage(p, NULL, "x", NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_invalidate(p, "x", NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_set_event_hook(p, NULL, NULL, NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+
+  /* Duplicate, missing dependency, cycle. */
+  const char *deps_b[] = {"b"};
+  const char *deps_a[] = {"a"};
+  tokenforge_fetcher *a = NULL, *a2 = NULL, *b = NULL;
+  tokenforge_fetcher_new_custom("a", deps_b, 1, -1, NULL, NULL, NULL, &a, NULL); /* NULL fetch: refused */
+  CHECK(a == NULL);
+  tokenforge_fetcher_builder *bb = tokenforge_fetcher_builder_new_body("a", base_url(), "/echo");
+  tokenforge_fetcher_builder_add_dependency(bb, "b");
+  tokenforge_fetcher_builder_build(bb, &a, NULL);
+  bb = tokenforge_fetcher_builder_new_body("a", base_url(), "/echo");
+  tokenforge_fetcher_builder_build(bb, &a2, NULL);
+  CHECK(tokenforge_pipeline_add(p, a, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(tokenforge_pipeline_add(p, a2, &err) == TOKENFORGE_RESULT_CONFIG);
+  tokenforge_error_free(err);
+  err = NULL;
+  CHECK(tokenforge_pipeline_validate(p, &err) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(err != NULL && strstr(tokenforge_error_message(err), "\"b\"") != NULL);
+  tokenforge_error_free(err);
+  err = NULL;
+  bb = tokenforge_fetcher_builder_new_body("b", base_url(), "/echo");
+  tokenforge_fetcher_builder_add_dependency(bb, deps_a[0]);
+  tokenforge_fetcher_builder_build(bb, &b, NULL);
+  CHECK(tokenforge_pipeline_add(p, b, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(tokenforge_pipeline_get(p, "a", &t, &err) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(err != NULL && strstr(tokenforge_error_message(err), "cycle") != NULL);
+  tokenforge_error_free(err);
+  tokenforge_fetcher_free(a);
+  tokenforge_fetcher_free(a2);
+  tokenforge_fetcher_free(b);
+  tokenforge_pipeline_free(p);
+
+  /* JSON errors point at the step and field. */
+  err = NULL;
+  p = NULL;
+  CHECK(tokenforge_pipeline_from_json("{\"steps\":[{\"name\":\"s\",\"kind\":\"body\",\"base_url\":\"http://h\",\"ttl\":5}]}", &p,
+                                      &err) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(p == NULL && err != NULL && strstr(tokenforge_error_message(err), "ttl") != NULL);
+  CHECK(err != NULL && strcmp(tokenforge_error_step(err), "s") == 0);
+  tokenforge_error_free(err);
+  CHECK(tokenforge_pipeline_from_json("not json", &p, NULL) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(tokenforge_pipeline_from_json(NULL, &p, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  tokenforge_pipeline_free(NULL);
+}
+
+static void test_storage_reuse(void) {
+  tokenforge_storage *s = tokenforge_storage_new_memory();
+  tokenforge_pipeline *p1 = from_json(THREE_STEPS);
+  tokenforge_pipeline *p2 = from_json(THREE_STEPS);
+  CHECK(tokenforge_pipeline_set_storage(p1, s, "svc", NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(tokenforge_pipeline_set_storage(p2, s, "svc", NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_storage_free(s); /* the pipelines keep it */
+  tokenforge_token *t1 = NULL, *t2 = NULL;
+  CHECK(tokenforge_pipeline_get(p1, "user", &t1, NULL) == TOKENFORGE_RESULT_OK);
+  long before = server_count("/user/auth");
+  CHECK(tokenforge_pipeline_get(p2, "user", &t2, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(server_count("/user/auth") == before);
+  CHECK(t1 && t2 && strcmp(tokenforge_token_access_token(t1), tokenforge_token_access_token(t2)) == 0);
+  tokenforge_token_free(t1);
+  tokenforge_token_free(t2);
+  tokenforge_pipeline_free(p1);
+  tokenforge_pipeline_free(p2);
+}
+
+/* A custom fetcher asking its own pipeline for itself: an error, never a deadlock. */
+static tokenforge_result reentrant(void *ud, const tokenforge_context *ctx, tokenforge_token **out, tokenforge_error **err) {
+  (void)ctx;
+  const tokenforge_pipeline *p = *(tokenforge_pipeline *const *)ud;
+  return tokenforge_pipeline_get(p, "self", out, err);
+}
+
+static void test_reentrancy(void) {
+  tokenforge_pipeline *p = tokenforge_pipeline_new();
+  tokenforge_fetcher *f = NULL;
+  CHECK(tokenforge_fetcher_new_custom("self", NULL, 0, -1, reentrant, &p, NULL, &f, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_pipeline_add(p, f, NULL);
+  tokenforge_fetcher_free(f);
+  tokenforge_token *t = NULL;
+  tokenforge_error *err = NULL;
+  CHECK(tokenforge_pipeline_get(p, "self", &t, &err) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(t == NULL && err != NULL && strstr(tokenforge_error_message(err), "own fetch") != NULL);
+  tokenforge_error_free(err);
+  tokenforge_pipeline_free(p);
+}
+
+static void *get_many(void *arg) {
+  const tokenforge_pipeline *p = arg;
+  for (int i = 0; i < 200; i++) {
+    tokenforge_token *t = NULL;
+    if (tokenforge_pipeline_get(p, "user", &t, NULL) != TOKENFORGE_RESULT_OK) return (void *)1;
+    tokenforge_token_free(t);
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  tokenforge_pipeline *p = from_json(THREE_STEPS);
+  long before = server_count("/user/auth");
+  pthread_t th[8];
+  for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, get_many, p);
+  for (int i = 0; i < 8; i++) {
+    void *r = NULL;
+    pthread_join(th[i], &r);
+    CHECK(r == NULL);
+  }
+  CHECK(server_count("/user/auth") == before + 1); /* 1600 gets, one fetch */
+  tokenforge_pipeline_free(p);
+}
+
+int main(void) {
+  test_json_pipeline_cache_and_invalidation();
+  test_bad_input();
+  test_storage_reuse();
+  test_reentrancy();
+  test_threads();
+  return summary("pipeline");
+}
