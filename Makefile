@@ -25,7 +25,7 @@ C_TESTS        := $(BUILD)/test_ffi $(BUILD)/test_hooks $(BUILD)/test_pipeline
 export DEMO_APP_SECRET    ?= demo-app-secret
 export DEMO_USER_PASSWORD ?= demo-password
 
-.PHONY: all lib header check-header test test-rust test-c examples demo valgrind clean
+.PHONY: all lib header check-header test test-rust test-c examples demo bench valgrind clean
 
 all: lib
 
@@ -84,6 +84,10 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 ## A JSON-configured three-step pipeline against the project's loopback token server.
 demo: $(BUILD)/examples/pipeline_demo
 	@$(WITH_SERVER) $(BUILD)/examples/pipeline_demo examples-c/demo_pipeline.json
+
+## Pipeline speed figures through the C ABI (targets in the README), against the loopback server.
+bench:
+	$(CARGO) bench --bench pipeline
 
 clean:
 	$(CARGO) clean

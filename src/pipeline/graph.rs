@@ -19,7 +19,7 @@ pub(super) struct Graph {
 
 impl Graph {
     /// Missing dependencies and cycles are `CONFIG` errors naming the steps involved.
-    pub fn build(fetchers: &[Arc<Fetcher>], index: &HashMap<String, usize>) -> Result<Graph> {
+    pub fn build<S: std::hash::BuildHasher>(fetchers: &[Arc<Fetcher>], index: &HashMap<String, usize, S>) -> Result<Graph> {
         let mut deps = Vec::with_capacity(fetchers.len());
         for f in fetchers {
             let mut mine = Vec::new();

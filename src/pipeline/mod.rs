@@ -23,6 +23,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,14 +38,32 @@ const MAX_BACKOFF_MS: i64 = 30_000;
 /// First pause after a failure.
 const BASE_BACKOFF_MS: i64 = 1_000;
 
-/// A cached token and when to renew it.
+/// Copies of a cached token handed out, so that threads on different cores do not all count
+/// references on one cache line.
+const SHARDS: usize = 8;
+
+thread_local! {
+    /// Which copy of a cached token this thread hands out.
+    static SHARD: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % SHARDS
+    };
+}
+
+/// A cached token (in [`SHARDS`] identical copies) and when to renew it.
 struct Entry {
     token: Arc<Token>,
+    copies: Vec<Arc<Token>>,
     refresh_at_ms: i64,
     expires_at_ms: i64,
 }
 
 impl Entry {
+    /// The token for this thread: equal to `token`, maybe another copy.
+    fn token_for_thread(&self) -> Arc<Token> {
+        SHARD.with(|s| self.copies[*s].clone())
+    }
+
     fn is_fresh(&self, now: i64) -> bool {
         now < self.refresh_at_ms
     }
@@ -88,12 +107,30 @@ struct Settings {
 pub struct Pipeline {
     id: u64,
     steps: Vec<Step>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
     settings: Settings,
     graph: OnceCell<std::result::Result<Graph, Error>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// FNV-1a: step names are short and chosen by the program, so a fast hash will do.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 thread_local! {
     /// (pipeline, step) pairs this thread is fetching: asking for one of them again from a
@@ -133,7 +170,7 @@ impl Pipeline {
         Pipeline {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             steps: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             settings: Settings {
                 refresh_margin_ms: DEFAULT_REFRESH_MARGIN_MS,
                 default_lifetime_ms: DEFAULT_LIFETIME_MS,
@@ -225,7 +262,7 @@ impl Pipeline {
         if let Some(entry) = &*self.steps[i].entry.load() {
             if entry.is_fresh(now_ms()) {
                 self.emit(i, EventKind::CacheHit, Duration::ZERO, Some(entry.expires_at_ms), 0, None);
-                return Ok(entry.token.clone());
+                return Ok(entry.token_for_thread());
             }
         }
         self.renew(i, graph)
@@ -337,7 +374,9 @@ impl Pipeline {
             .unwrap_or_else(|| now.saturating_add(self.settings.default_lifetime_ms));
         let lifetime = expires.saturating_sub(now).max(0);
         let margin = self.settings.refresh_margin_ms.min(lifetime / 2);
-        Entry { token, refresh_at_ms: expires - margin, expires_at_ms: expires }
+        let mut copies = vec![token.clone()];
+        copies.extend((1..SHARDS).map(|_| Arc::new(Token::clone(&token))));
+        Entry { token, copies, refresh_at_ms: expires - margin, expires_at_ms: expires }
     }
 
     fn storage_key(&self, i: usize) -> Option<(&Arc<dyn TokenStorage>, String)> {
