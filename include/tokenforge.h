@@ -2,8 +2,9 @@
  * tokenforge: obtain, cache, refresh and store authentication tokens.
  *
  * THREAD SAFETY
- *   tokenforge_fetcher, tokenforge_storage and tokenforge_token are immutable or internally
- *   synchronised: many threads may use one at once through const pointers.
+ *   tokenforge_fetcher, tokenforge_pipeline, tokenforge_storage and tokenforge_token are
+ *   immutable or internally synchronised: many threads may use one at once through const
+ *   pointers. A pipeline is configured (add, set_*) from one thread before its first use.
  *   tokenforge_fetcher_builder and tokenforge_context are single-threaded: one thread at a
  *   time. tokenforge_error is immutable once made. tokenforge_request exists only during a
  *   request hook call, on that thread. Hooks and callbacks run synchronously on the calling
@@ -238,8 +239,9 @@ typedef void (*tokenforge_free_userdata)(void *userdata);
  *
  * Hooks run synchronously on the fetching thread with no library lock held, possibly on
  * several threads at once for one fetcher. A hook may call any tokenforge function (a fetch
- * with the same fetcher included); it must not free or keep its arguments, free the fetcher
- * running it, or leave by longjmp or a C++ exception.
+ * with the same fetcher included; asking its own pipeline for the step being fetched gives
+ * `TOKENFORGE_RESULT_CONFIG` at once, never a deadlock); it must not free or keep its
+ * arguments, free the fetcher running it, or leave by longjmp or a C++ exception.
  */
 typedef tokenforge_result (*tokenforge_request_hook)(void *userdata,
                                                      const struct tokenforge_context *ctx,

@@ -111,8 +111,9 @@ impl RequestView<'_> {
 ///
 /// Hooks run synchronously on the fetching thread with no library lock held, possibly on
 /// several threads at once for one fetcher. A hook may call any tokenforge function (a fetch
-/// with the same fetcher included); it must not free or keep its arguments, free the fetcher
-/// running it, or leave by longjmp or a C++ exception.
+/// with the same fetcher included; asking its own pipeline for the step being fetched gives
+/// `TOKENFORGE_RESULT_CONFIG` at once, never a deadlock); it must not free or keep its
+/// arguments, free the fetcher running it, or leave by longjmp or a C++ exception.
 pub type tokenforge_request_hook = Option<
     unsafe extern "C" fn(userdata: *mut c_void, ctx: *const tokenforge_context, req: *mut tokenforge_request) -> ResultArg,
 >;
