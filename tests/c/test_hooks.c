@@ -29,18 +29,6 @@ static tokenforge_fetcher *build(tokenforge_fetcher_builder *b) {
   return f;
 }
 
-/* How many requests the server has had on `path`. */
-static long server_count(const char *path) {
-  char endpoint[256];
-  snprintf(endpoint, sizeof endpoint, "/_count%s", path);
-  tokenforge_fetcher *f = build(tokenforge_fetcher_builder_new_body("count", base_url(), endpoint));
-  tokenforge_token *t = NULL;
-  long n = -1;
-  if (tokenforge_fetcher_fetch(f, NULL, &t, NULL) == TOKENFORGE_RESULT_OK) n = atol(tokenforge_token_extra(t, "count"));
-  tokenforge_token_free(t);
-  tokenforge_fetcher_free(f);
-  return n;
-}
 
 /* ---- request hook ---- */
 static tokenforge_result shaping_hook(void *userdata, const tokenforge_context *ctx, tokenforge_request *req) {

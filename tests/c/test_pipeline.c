@@ -8,20 +8,6 @@
 #include "check.h"
 #include "tokenforge.h"
 
-/* How many requests the server has had on `path`. */
-static long server_count(const char *path) {
-  char endpoint[256];
-  snprintf(endpoint, sizeof endpoint, "/_count%s", path);
-  tokenforge_fetcher_builder *b = tokenforge_fetcher_builder_new_body("count", base_url(), endpoint);
-  tokenforge_fetcher *f = NULL;
-  tokenforge_fetcher_builder_build(b, &f, NULL);
-  tokenforge_token *t = NULL;
-  long n = -1;
-  if (tokenforge_fetcher_fetch(f, NULL, &t, NULL) == TOKENFORGE_RESULT_OK) n = atol(tokenforge_token_extra(t, "count"));
-  tokenforge_token_free(t);
-  tokenforge_fetcher_free(f);
-  return n;
-}
 
 static tokenforge_pipeline *from_json(const char *fmt) {
   char json[4096];
