@@ -7,8 +7,12 @@ use crate::error::{status_is_retryable, Error, ResultCode, Result};
 use once_cell::sync::Lazy;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 use ureq::http;
+// The `unversioned` API may change in a minor ureq release; Cargo.lock pins the version.
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 /// Default total deadline of one request, all attempts included.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -194,16 +198,44 @@ impl Response {
     }
 }
 
+/// ureq's resolver, except that an IP-literal host is used as it is. ureq resolves before
+/// every request, pooled connection or not, and with a deadline its resolver spawns a thread
+/// to bound the lookup: for a literal address that is pure cost (tens of microseconds).
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        if let (Some(ip), Some(port)) = (host.and_then(|h| h.parse::<IpAddr>().ok()), port) {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        self.0.resolve(uri, config, timeout)
+    }
+}
+
 fn agent(verify_tls: bool) -> ureq::Agent {
     let tls = ureq::tls::TlsConfig::builder().disable_verification(!verify_tls).build();
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!("tokenforge/", env!("CARGO_PKG_VERSION")))
         .tls_config(tls)
         .max_idle_connections_per_host(8)
-        .build()
-        .into()
+        .build();
+    ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
 }
 
 static VERIFYING: Lazy<ureq::Agent> = Lazy::new(|| agent(true));
