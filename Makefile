@@ -25,7 +25,11 @@ C_TESTS        := $(BUILD)/test_ffi $(BUILD)/test_hooks $(BUILD)/test_pipeline
 export DEMO_APP_SECRET    ?= demo-app-secret
 export DEMO_USER_PASSWORD ?= demo-password
 
-.PHONY: all lib header check-header test test-rust test-c examples demo bench valgrind clean
+PREFIX         ?= /usr/local
+VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+STAGE          := $(CURDIR)/$(BUILD)/stage
+
+.PHONY: all lib header check-header test test-rust test-c test-install examples demo bench install valgrind tools clean
 
 all: lib
 
@@ -54,6 +58,12 @@ check-header: $(CBINDGEN)
 valgrind:
 	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq valgrind; }
 
+## pkg-config, cmake and ninja, for the install checks and the C++ tests.
+tools:
+	@for t in pkg-config:pkgconf cmake:cmake ninja:ninja-build; do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $${t##*:}; }; \
+	done
+
 $(BUILD)/examples/%: examples-c/%.c examples-c/example_util.h include/tokenforge.h lib
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS_STRICT) -o $@ $< $(LDFLAGS_TF)
@@ -80,6 +90,33 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 	  $(WITH_SERVER) $(VALGRIND) $(BUILD)/examples/$$e; \
 	done
 	@echo "examples: $(words $(EXAMPLES)) passed, 0 failed"
+
+## Installs the shared and static libraries, the C and C++ headers, tokenforge.pc and the
+## CMake package (find_package(tokenforge); tokenforge::tokenforge) under $(PREFIX).
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/tokenforge $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libtokenforge.so
+	install -m 644 $(RELEASE)/libtokenforge.a $(DESTDIR)$(PREFIX)/lib/libtokenforge.a
+	install -m 644 include/tokenforge.h bindings/cpp/include/tokenforge.hpp $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packaging/tokenforge.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tokenforge.pc
+	install -m 644 packaging/tokenforgeConfig.cmake $(DESTDIR)$(PREFIX)/lib/cmake/tokenforge/
+	sed -e 's|@VERSION@|$(VERSION)|' packaging/tokenforgeConfigVersion.cmake.in \
+	  > $(DESTDIR)$(PREFIX)/lib/cmake/tokenforge/tokenforgeConfigVersion.cmake
+
+## Installs into a temporary prefix and builds a program against it with pkg-config and
+## two with CMake (shared and static), then runs them.
+test-install: tools
+	rm -rf $(STAGE) $(BUILD)/install-cmake
+	$(MAKE) --no-print-directory install PREFIX=$(STAGE)
+	$(CC) $(CFLAGS_STRICT) -o $(BUILD)/hello_pkgconfig tests/install/hello.c \
+	  $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs tokenforge) -Wl,-rpath,$(STAGE)/lib
+	$(BUILD)/hello_pkgconfig
+	cmake -S tests/install -B $(BUILD)/install-cmake -G Ninja -DCMAKE_PREFIX_PATH=$(STAGE) > /dev/null
+	cmake --build $(BUILD)/install-cmake > /dev/null
+	$(BUILD)/install-cmake/hello_cmake
+	$(BUILD)/install-cmake/hello_cmake_static
+	@echo "install: 3 passed, 0 failed"
 
 ## A JSON-configured three-step pipeline against the project's loopback token server.
 demo: $(BUILD)/examples/pipeline_demo
