@@ -25,11 +25,12 @@ C_TESTS        := $(BUILD)/test_ffi $(BUILD)/test_hooks $(BUILD)/test_pipeline
 export DEMO_APP_SECRET    ?= demo-app-secret
 export DEMO_USER_PASSWORD ?= demo-password
 
+GO             ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PREFIX         ?= /usr/local
 VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-rust test-c test-install examples demo bench install valgrind tools clean
+.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind tools clean
 
 all: lib
 
@@ -90,6 +91,16 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 	  $(WITH_SERVER) $(VALGRIND) $(BUILD)/examples/$$e; \
 	done
 	@echo "examples: $(words $(EXAMPLES)) passed, 0 failed"
+
+## The Go package: vet, then its tests with the race detector (they start the loopback server).
+test-go: lib
+	cd bindings/go && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+## The C++ wrapper's GoogleTest tests through CMake and ctest.
+test-cpp: lib tools
+	cmake -S bindings/cpp -B $(BUILD)/cpp -G Ninja -DCMAKE_BUILD_TYPE=Debug > /dev/null
+	cmake --build $(BUILD)/cpp
+	ctest --test-dir $(BUILD)/cpp --output-on-failure
 
 ## Installs the shared and static libraries, the C and C++ headers, tokenforge.pc and the
 ## CMake package (find_package(tokenforge); tokenforge::tokenforge) under $(PREFIX).
