@@ -51,11 +51,13 @@ fn ptr_of(text: Option<&CText>) -> *const c_char {
     text.map_or(ptr::null(), CText::as_ptr)
 }
 
-/// Makes a token; all strings are copied. `token_type` NULL or empty means "Bearer";
-/// `expires_at_ms` is Unix epoch ms, negative (`TOKENFORGE_NO_EXPIRY`) for unknown;
-/// `refresh_token` may be NULL. Returns NULL when `access_token` is NULL, empty or not UTF-8,
-/// or a string holds CR or LF (no header could carry it). The caller owns the result and
-/// frees it with `tokenforge_token_free`. Thread-safe.
+/// Makes a token; all strings are copied. `token_type` NULL or empty means "Bearer" (it is
+/// trimmed, and "bearer" in any case becomes "Bearer"); `expires_at_ms` is Unix epoch ms,
+/// negative (`TOKENFORGE_NO_EXPIRY`) for unknown; `refresh_token` NULL or empty means none.
+/// Returns NULL when `access_token` is NULL, empty or not UTF-8, when `token_type` or
+/// `refresh_token` is not UTF-8, or when the access token or the (trimmed) type holds CR or
+/// LF, which no header could carry. The caller owns the result and frees it with
+/// `tokenforge_token_free`. Thread-safe.
 ///
 /// # Safety
 /// Each string is NULL or NUL-terminated.

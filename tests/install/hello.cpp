@@ -1,13 +1,12 @@
-// Built against an installed tokenforge through CMake's find_package by `make test`.
-#include <cstring>
+// Built against an installed tokenforge (C library and C++ header) through CMake's
+// find_package by `make test`.
 #include <iostream>
 
-#include <tokenforge.h>
+#include <tokenforge.hpp>
 
 int main() {
-  tokenforge_token *t = tokenforge_token_new("installed", nullptr, TOKENFORGE_NO_EXPIRY, nullptr);
-  bool ok = t != nullptr && std::strcmp(tokenforge_token_authorization(t), "Bearer installed") == 0;
-  std::cout << "CMake build: tokenforge " << tokenforge_version() << ", " << (ok ? "works" : "BROKEN") << "\n";
-  tokenforge_token_free(t);
+  tokenforge::Token t("installed");
+  bool ok = t.authorization() == "Bearer installed";
+  std::cout << "CMake build: tokenforge " << tokenforge::version() << ", " << (ok ? "works" : "BROKEN") << "\n";
   return ok ? 0 : 1;
 }

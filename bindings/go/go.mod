@@ -1,0 +1,3 @@
+module github.com/tokenforge/tokenforge/bindings/go
+
+go 1.22

@@ -1,0 +1,369 @@
+package tokenforge
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// EventKind says what a pipeline Event reports.
+type EventKind int
+
+// The event kinds.
+const (
+	// EventCacheHit: a fresh cached token was returned.
+	EventCacheHit EventKind = C.TOKENFORGE_EVENT_KIND_CACHE_HIT
+	// EventFetchStarted: an upstream fetch (or refresh grant) of the step began.
+	EventFetchStarted EventKind = C.TOKENFORGE_EVENT_KIND_FETCH_STARTED
+	// EventFetchSucceeded: a fetch gave a new token; Duration is how long it took.
+	EventFetchSucceeded EventKind = C.TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED
+	// EventFetchFailed: a fetch failed; Err says why.
+	EventFetchFailed EventKind = C.TOKENFORGE_EVENT_KIND_FETCH_FAILED
+	// EventRefreshed: the cached token was renewed through the refresh endpoint.
+	EventRefreshed EventKind = C.TOKENFORGE_EVENT_KIND_REFRESHED
+	// EventRetry: an HTTP attempt is about to be retried; Attempt is its number, Duration
+	// the wait.
+	EventRetry EventKind = C.TOKENFORGE_EVENT_KIND_RETRY
+	// EventInvalidated: the step's cached token was dropped.
+	EventInvalidated EventKind = C.TOKENFORGE_EVENT_KIND_INVALIDATED
+	// EventStaleServed: a refresh failed while the old token was still valid, which was
+	// served; Err says why.
+	EventStaleServed EventKind = C.TOKENFORGE_EVENT_KIND_STALE_SERVED
+	// EventLoadedFromStorage: a token was taken from storage instead of being fetched.
+	EventLoadedFromStorage EventKind = C.TOKENFORGE_EVENT_KIND_LOADED_FROM_STORAGE
+)
+
+var eventNames = [...]string{"CACHE_HIT", "FETCH_STARTED", "FETCH_SUCCEEDED", "FETCH_FAILED",
+	"REFRESHED", "RETRY", "INVALIDATED", "STALE_SERVED", "LOADED_FROM_STORAGE"}
+
+// String returns the kind's name, such as "CACHE_HIT".
+func (k EventKind) String() string {
+	if k >= 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return "UNKNOWN"
+}
+
+// Event is one thing that happened in a pipeline.
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+	// Step is the step concerned.
+	Step string
+	// Duration is how long a fetch or refresh took, or the wait before a retry.
+	Duration time.Duration
+	// ExpiresAt is the expiry of the token concerned, the zero time when unknown.
+	ExpiresAt time.Time
+	// Attempt is, for EventRetry, the number of the attempt about to start (2 for the first
+	// retry).
+	Attempt int
+	// Err is the error of EventFetchFailed and EventStaleServed, nil otherwise.
+	Err *Error
+}
+
+// EventHook receives pipeline events. It runs synchronously where the event happened (on
+// the caller's goroutine, or on a library thread for a parallel dependency fetch), possibly
+// on several at once; it must be quick and must not call the same pipeline. A panic in it
+// is recovered and ignored.
+type EventHook func(ev Event)
+
+func copyEvent(ev *C.tokenforge_event) Event {
+	e := Event{
+		Kind:      EventKind(ev.kind),
+		Step:      goStr(ev.step),
+		Duration:  time.Duration(ev.duration_us) * time.Microsecond,
+		ExpiresAt: msToTime(int64(ev.expires_at_ms)),
+		Attempt:   int(ev.attempt),
+	}
+	if ev.error != nil {
+		e.Err = copyError(ev.error)
+	}
+	return e
+}
+
+// Pipeline holds steps, caches their tokens and renews them: Token returns the cached token
+// while it is fresh, and otherwise fetches it (after its stale dependencies, independent
+// ones in parallel) once for all concurrent callers. Configure it (Add, Set*, OnEvent) from
+// one goroutine before its first use; then Token, Invalidate and InvalidateIf are safe for
+// concurrent use. Close releases it (a fetch still running finishes first); otherwise a
+// finalizer does when it is garbage collected.
+type Pipeline struct {
+	obj object
+}
+
+var freePipeline = func(p unsafe.Pointer) { C.tokenforge_pipeline_free((*C.tokenforge_pipeline)(p)) }
+
+func wrapPipeline(p *C.tokenforge_pipeline) *Pipeline {
+	pl := &Pipeline{}
+	pl.obj.init(unsafe.Pointer(p), freePipeline)
+	runtime.SetFinalizer(pl, (*Pipeline).Close)
+	return pl
+}
+
+// NewPipeline returns an empty pipeline (refresh margin 60 s, default lifetime 10 min).
+func NewPipeline() *Pipeline {
+	return wrapPipeline(C.tokenforge_pipeline_new())
+}
+
+// PipelineFromJSON builds a validated pipeline from its JSON description (the format is in
+// the project README): steps of kind body, header or client_credentials with their options,
+// dependencies, templates and refresh endpoints, and the freshness rules. "${env:NAME}" in a
+// string is replaced by that environment variable. Errors are CodeConfig, naming the step
+// and field.
+func PipelineFromJSON(json string) (*Pipeline, error) {
+	if hasNUL(json) {
+		return nil, invalidArgument("JSON must not contain NUL")
+	}
+	j := cstr(json)
+	defer freeStr(j)
+	var out *C.tokenforge_pipeline
+	var cerr *C.tokenforge_error
+	if err := takeError(C.tokenforge_pipeline_from_json(j, &out, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	return wrapPipeline(out), nil
+}
+
+// acquire returns the C pipeline, held until release.
+func (p *Pipeline) acquire() (*C.tokenforge_pipeline, bool) {
+	if p == nil {
+		return nil, false
+	}
+	ptr, ok := p.obj.acquire()
+	return (*C.tokenforge_pipeline)(ptr), ok
+}
+
+// call runs one fallible call on the C pipeline.
+func (p *Pipeline) call(f func(*C.tokenforge_pipeline, **C.tokenforge_error) uint32) error {
+	ptr, ok := p.acquire()
+	if !ok {
+		return ErrClosed
+	}
+	var cerr *C.tokenforge_error
+	rc := f(ptr, &cerr)
+	p.obj.release()
+	runtime.KeepAlive(p)
+	return takeError(rc, cerr)
+}
+
+// Add adds a step (in any order). The pipeline keeps its own reference to f. CodeConfig
+// when a step of that name exists.
+func (p *Pipeline) Add(f *Fetcher) error {
+	fp, ok := f.acquire()
+	if !ok {
+		return invalidArgument("Pipeline.Add: the fetcher is nil or closed")
+	}
+	defer f.obj.release()
+	err := p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_add(ptr, fp, e)
+	})
+	runtime.KeepAlive(f)
+	return err
+}
+
+// Validate checks that every dependency is a step and that there is no cycle (CodeConfig,
+// naming the steps). Token checks the same on first use.
+func (p *Pipeline) Validate() error {
+	return p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_validate(ptr, e)
+	})
+}
+
+// SetStorage makes the pipeline load tokens from s (under "<keyPrefix>:<step>"; keyPrefix
+// "" means "tokenforge") before any fetch and write them after each fetch; invalidation
+// deletes them. The pipeline keeps its own reference to s. A failing store is reported to
+// the step's error hook; the fetched token is still returned.
+func (p *Pipeline) SetStorage(s *Storage, keyPrefix string) error {
+	sp, ok := s.acquire()
+	if !ok {
+		return invalidArgument("Pipeline.SetStorage: the storage is nil or closed")
+	}
+	defer s.obj.release()
+	if hasNUL(keyPrefix) {
+		return invalidArgument("key prefix must not contain NUL")
+	}
+	prefix := cstrOrNil(keyPrefix)
+	defer freeStr(prefix)
+	err := p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_set_storage(ptr, sp, prefix, e)
+	})
+	runtime.KeepAlive(s)
+	return err
+}
+
+// SetRefreshMargin makes a cached token renewed when less than min(margin, half its
+// lifetime) is left (default 60 s). CodeInvalidArgument when negative.
+func (p *Pipeline) SetRefreshMargin(margin time.Duration) error {
+	return p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_set_refresh_margin_ms(ptr, C.int64_t(ceilMs(margin)), e)
+	})
+}
+
+// SetDefaultLifetime sets the lifetime given to tokens with no known expiry and no TTL
+// (default 10 min). CodeInvalidArgument unless positive.
+func (p *Pipeline) SetDefaultLifetime(lifetime time.Duration) error {
+	return p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_set_default_lifetime_ms(ptr, C.int64_t(ceilMs(lifetime)), e)
+	})
+}
+
+// OnEvent sets the hook that receives every cache hit, fetch start, success and failure,
+// refresh, retry, invalidation, stale token served and token loaded from storage.
+func (p *Pipeline) OnEvent(hook EventHook) error {
+	if hook == nil {
+		return invalidArgument("Pipeline.OnEvent: hook is nil")
+	}
+	ptr, ok := p.acquire()
+	if !ok {
+		return ErrClosed
+	}
+	var cerr *C.tokenforge_error
+	rc := C.tf_go_pipeline_set_event_hook(ptr, newHandle(hook), &cerr)
+	p.obj.release()
+	runtime.KeepAlive(p)
+	return takeError(rc, cerr)
+}
+
+// get runs tokenforge_pipeline_get on the held pointer ptr.
+func (p *Pipeline) get(ptr *C.tokenforge_pipeline, step string) (*Token, error) {
+	s := cstr(step)
+	defer freeStr(s)
+	var out *C.tokenforge_token
+	var cerr *C.tokenforge_error
+	var cause C.uintptr_t
+	rc := C.tf_go_pipeline_get(ptr, s, &out, &cerr, &cause)
+	runtime.KeepAlive(p)
+	if err := withCause(takeError(rc, cerr), cause); err != nil {
+		C.tokenforge_token_free(out)
+		return nil, err
+	}
+	return wrapToken(out), nil
+}
+
+// Token returns the token of step: the cached one while fresh, otherwise a new one (see
+// Pipeline). Errors: CodeInvalidArgument (unknown step), CodeConfig (missing dependency,
+// cycle, or a hook of this step asking for this step), CodeDependency, CodeTimeout and the
+// fetch errors.
+//
+// When ctx is cancelled or its deadline passes first, Token returns ctx.Err() at once; the
+// fetch itself goes on (it is bounded by the fetch deadlines and serves the other callers
+// and the cache), and the token it gives this caller is released.
+func (p *Pipeline) Token(ctx context.Context, step string) (*Token, error) {
+	if hasNUL(step) {
+		return nil, invalidArgument("step name must not contain NUL")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ptr, ok := p.acquire()
+	if !ok {
+		return nil, ErrClosed
+	}
+	if ctx.Done() == nil { // cannot be cancelled: no goroutine needed
+		defer p.obj.release()
+		return p.get(ptr, step)
+	}
+	w := &tokenWait{done: make(chan struct{})}
+	go func() {
+		t, err := p.get(ptr, step)
+		p.obj.release()
+		w.finish(t, err)
+	}()
+	select {
+	case <-w.done:
+		return w.tok, w.err
+	case <-ctx.Done():
+		if w.abandon() {
+			return nil, ctx.Err()
+		}
+		<-w.done // the result arrived meanwhile: still give up, releasing it
+		if w.tok != nil {
+			w.tok.Close()
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// tokenWait hands the result of a background get to its caller, or releases it when the
+// caller has gone.
+type tokenWait struct {
+	mu        sync.Mutex
+	abandoned bool
+	finished  bool
+	done      chan struct{}
+	tok       *Token
+	err       error
+}
+
+func (w *tokenWait) finish(t *Token, err error) {
+	w.mu.Lock()
+	if w.abandoned {
+		w.mu.Unlock()
+		t.Close()
+		return
+	}
+	w.tok, w.err, w.finished = t, err, true
+	w.mu.Unlock()
+	close(w.done)
+}
+
+// abandon reports true when the result has not arrived (finish will release it), false
+// when it has (the caller must release it).
+func (w *tokenWait) abandon() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return false
+	}
+	w.abandoned = true
+	return true
+}
+
+// Invalidate drops the cached (and stored) token of step and of every step depending on
+// it, and ends any backoff.
+func (p *Pipeline) Invalidate(step string) error {
+	if hasNUL(step) {
+		return invalidArgument("step name must not contain NUL")
+	}
+	s := cstr(step)
+	defer freeStr(s)
+	return p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_invalidate(ptr, s, e)
+	})
+}
+
+// InvalidateIf acts as Invalidate, but only when the cached token of step still has the
+// given access token, so that many callers retrying after a 401 cause one refetch. It
+// reports whether it invalidated.
+func (p *Pipeline) InvalidateIf(step, accessToken string) (bool, error) {
+	if hasNUL(step) || hasNUL(accessToken) {
+		return false, invalidArgument("step name and access token must not contain NUL")
+	}
+	s, a := cstr(step), cstr(accessToken)
+	defer freeStr(s)
+	defer freeStr(a)
+	var invalidated C.bool
+	err := p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_invalidate_if(ptr, s, a, &invalidated, e)
+	})
+	return bool(invalidated), err
+}
+
+// Close frees the pipeline and its cached tokens; fetchers and storage it shares stay
+// their owners'. It is idempotent; a call still running (such as a fetch that
+// Token left behind after a cancellation) finishes before the memory is freed.
+func (p *Pipeline) Close() {
+	if p != nil && p.obj.close() {
+		runtime.SetFinalizer(p, nil)
+	}
+}
