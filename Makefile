@@ -75,7 +75,7 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/tokenforge.h lib
 
 examples: $(EXAMPLE_BINS)
 
-test: check-header test-rust test-c test-cpp test-install
+test: check-header test-rust test-c test-go test-cpp test-install
 
 test-rust:
 	$(CARGO) test --workspace

@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 )
 
@@ -28,9 +29,10 @@ func stashCause(e *Error, request bool) {
 	}
 }
 
-// withCause completes err with the failure a hook of the same call reported (cause is its
-// handle, 0 for none): a request hook's code and message replace the library's "request hook
-// returned ..." (the C API has no way to carry them), and Unwrap gives the hook's Go error.
+// withCause completes err with the failure a hook of the same call reported on this thread
+// (cause is its handle, 0 for none): a request hook's code and message replace the
+// library's "request hook returned ..." (the C API has no way to carry them), and when err
+// stems from the hook's failure, Unwrap gives the hook's Go error.
 func withCause(err error, cause C.uintptr_t) error {
 	if cause == 0 {
 		return err
@@ -42,9 +44,13 @@ func withCause(err error, cause C.uintptr_t) error {
 		return err
 	}
 	switch {
-	case rec.request && e.Code == CodeCallback && strings.HasPrefix(e.Message, "request hook"):
+	case rec.request && e.Code == CodeCallback && strings.Contains(e.Message, "request hook returned"):
+		// The step's own request hook: its code and message, as for custom fetchers.
 		e.Code, e.Message, e.cause = rec.err.Code, rec.err.Message, rec.err.cause
-	case !rec.request && e.Code == rec.err.Code && e.Message == rec.err.Message:
+	case rec.request && strings.Contains(e.Message, "request hook returned"),
+		!rec.request && strings.Contains(e.Message, rec.err.Message):
+		// An error derived from the hook's failure (a dependency's, say): keep the
+		// library's code and message, but let errors.Is and errors.As find the hook's error.
 		e.cause = rec.err.cause
 	}
 	return err
@@ -112,6 +118,7 @@ func tfGoFetch(h C.uintptr_t, ctx *C.tokenforge_context, out **C.tokenforge_toke
 	}
 	*out = C.tokenforge_token_clone(tp)
 	t.obj.release()
+	runtime.KeepAlive(t)
 	return C.TOKENFORGE_RESULT_OK
 }
 
@@ -162,6 +169,7 @@ func tfGoStorageRetrieve(h C.uintptr_t, key *C.char, out **C.tokenforge_token, e
 		}
 		*out = C.tokenforge_token_clone(tp)
 		t.obj.release()
+		runtime.KeepAlive(t)
 		return nil
 	})
 }

@@ -12,10 +12,11 @@ import (
 )
 
 // Context maps step names to tokens: the tokens of a fetcher's dependencies, read by its
-// templates and hooks. A Context made by NewContext is safe for concurrent use (Set waits
-// for fetches using it). The Context handed to a hook or custom fetcher is a read-only view
-// borrowed from the library: valid only during that call, Set fails on it and Close does
-// nothing. Methods of a nil *Context act as on an empty one.
+// templates and hooks. A Context made by NewContext is safe for concurrent use; Set waits
+// for the fetches using it, so a hook must not Set the Context its own fetch is using. The
+// Context handed to a hook or custom fetcher is a read-only view borrowed from the library:
+// valid only during that call, Set fails on it and Close does nothing. Methods of a nil
+// *Context act as on an empty one.
 type Context struct {
 	obj      object
 	mu       sync.RWMutex // Set against readers; unused by borrowed views

@@ -20,6 +20,10 @@ import (
 // baseURL is the loopback token server that TestMain starts.
 var baseURL string
 
+// configureServer adjusts the test server's command before it starts (see
+// server_linux_test.go).
+var configureServer = func(*exec.Cmd) {}
+
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
@@ -41,6 +45,7 @@ func run(m *testing.M) int {
 	cmd := exec.Command(bin, "--port-file", portFile, "--max-seconds", "600")
 	cmd.Stdout = io.Discard
 	cmd.Stderr = os.Stderr
+	configureServer(cmd)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "cannot start the test server %s (set TOKENFORGE_TESTSERVER): %v\n", bin, err)
 		return 1
@@ -140,15 +145,28 @@ func extra(t *testing.T, tok *tokenforge.Token, field string) string {
 	return v
 }
 
-// eventually polls cond for up to 5 s, collecting garbage in between.
+// eventually polls cond for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	poll(t, what, false, cond)
+}
+
+// eventuallyGC polls cond for up to 5 s, collecting garbage (running finalizers) in between.
+func eventuallyGC(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	poll(t, what, true, cond)
+}
+
+func poll(t *testing.T, what string, gc bool, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		runtime.GC()
+		if gc {
+			runtime.GC()
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
