@@ -333,14 +333,15 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * An empty context, owned by the caller. Thread-safe.
+ * An empty context, owned by the caller. Any thread may make one; the context itself is used
+ * by one thread at a time.
  */
 struct tokenforge_context *tokenforge_context_new(void);
 
 /**
  * Sets the token of step `name` to a copy of `t` (replacing any earlier one; tokens borrowed
  * from the earlier one become invalid). `name` is copied. `INVALID_ARGUMENT` when an argument
- * is NULL or `name` is not UTF-8. One thread at a time.
+ * is NULL, or `name` is empty or not UTF-8. One thread at a time.
  *
  * # Safety
  * `c` and `t` are NULL or live; `name` is NULL or NUL-terminated; `err` is NULL or writable.

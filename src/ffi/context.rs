@@ -17,7 +17,8 @@ impl Castable for tokenforge_context {
     type Rust = Context;
 }
 
-/// An empty context, owned by the caller. Thread-safe.
+/// An empty context, owned by the caller. Any thread may make one; the context itself is used
+/// by one thread at a time.
 #[no_mangle]
 pub extern "C" fn tokenforge_context_new() -> *mut tokenforge_context {
     guarded!(ptr::null_mut(), { to_c(Context::new()) })
@@ -25,7 +26,7 @@ pub extern "C" fn tokenforge_context_new() -> *mut tokenforge_context {
 
 /// Sets the token of step `name` to a copy of `t` (replacing any earlier one; tokens borrowed
 /// from the earlier one become invalid). `name` is copied. `INVALID_ARGUMENT` when an argument
-/// is NULL or `name` is not UTF-8. One thread at a time.
+/// is NULL, or `name` is empty or not UTF-8. One thread at a time.
 ///
 /// # Safety
 /// `c` and `t` are NULL or live; `name` is NULL or NUL-terminated; `err` is NULL or writable.
@@ -39,6 +40,9 @@ pub unsafe extern "C" fn tokenforge_context_set(
     fallible!(err, {
         let c = unsafe { arg_mut(c, "context") }?;
         let name = unsafe { str_arg(name, "name") }?;
+        if name.is_empty() {
+            return Err(Error::invalid_argument("name must not be empty"));
+        }
         let t = unsafe { token_share(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
         c.set(name, t);
         Ok(())

@@ -111,6 +111,7 @@ static void test_context(void) {
   tokenforge_error_free(err);
   CHECK_RC(tokenforge_context_set(ctx, BAD_UTF8, t, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK_RC(tokenforge_context_set(ctx, "b", NULL, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_context_set(ctx, "", t, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK_RC(tokenforge_context_set(NULL, "b", t, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   tokenforge_token_free(t); /* the context holds its own copy */
   CHECK(tokenforge_context_len(ctx) == 1);
