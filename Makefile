@@ -127,7 +127,9 @@ test-install: tools
 	cmake --build $(BUILD)/install-cmake > /dev/null
 	$(BUILD)/install-cmake/hello_cmake
 	$(BUILD)/install-cmake/hello_cmake_static
-	@echo "install: 3 passed, 0 failed"
+	cd bindings/go && PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib \
+	  $(GO) test -tags tokenforge_pkgconfig -count=1 -run 'TestVersion|TestToken|TestPipelineFromJSON' ./...
+	@echo "install: 4 passed, 0 failed"
 
 ## A JSON-configured three-step pipeline against the project's loopback token server.
 demo: $(BUILD)/examples/pipeline_demo
