@@ -144,10 +144,7 @@ pub fn token_from_response(
         }),
     }
     .map_err(|e| e.with_status(status))?;
-    Ok(match ttl_ms {
-        Some(ttl) => token.with_expires_at_ms(Some(now_ms.saturating_add(ttl))),
-        None => token,
-    })
+    Ok(token.with_ttl(ttl_ms, now_ms))
 }
 
 fn body_token(object: Map<String, Value>, fields: &BodyFields, now_ms: i64) -> Result<Token> {

@@ -121,8 +121,10 @@ impl Request {
         Ok(())
     }
 
-    /// Sends `body` as it is, with `content_type`, instead of the encoded data (with GET too).
-    pub fn set_body(&mut self, body: &[u8], content_type: &str) -> Result<()> {
+    /// Sends `body` as it is, with `content_type` (`None`: "application/octet-stream"),
+    /// instead of the encoded data (with GET too).
+    pub fn set_body(&mut self, body: &[u8], content_type: Option<&str>) -> Result<()> {
+        let content_type = content_type.unwrap_or("application/octet-stream");
         check_header("Content-Type", content_type)?;
         non_empty_key("content type", content_type.trim())?;
         self.raw_body = Some((body.to_vec(), content_type.to_string()));

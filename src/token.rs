@@ -100,6 +100,15 @@ impl Token {
         self
     }
 
+    /// Applies a configured lifetime: with `Some(ttl)` the token expires `ttl` ms after
+    /// `now_ms`, whatever the response said; `None` leaves it as it is.
+    pub fn with_ttl(self, ttl_ms: Option<i64>, now_ms: i64) -> Token {
+        match ttl_ms {
+            Some(ttl) => self.with_expires_at_ms(Some(now_ms.saturating_add(ttl))),
+            None => self,
+        }
+    }
+
     /// Replaces the refresh token (used when a refresh answer did not rotate it).
     pub fn with_refresh_token(mut self, refresh_token: Option<&CText>) -> Token {
         self.refresh_token = refresh_token.cloned();

@@ -39,7 +39,7 @@ fn request_hook_raw_body_and_header_checks() {
     let hook: RequestHook = Arc::new(|_, req| {
         assert!(req.set_header("X-Bad", "a\r\nb").is_err());
         assert!(req.set_data("", "v").is_err());
-        req.set_body(b"<auth/>", "application/xml")
+        req.set_body(b"<auth/>", Some("application/xml"))
     });
     b.request_hook(hook);
     let t = b.build().unwrap().fetch(None).unwrap();

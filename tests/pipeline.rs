@@ -212,7 +212,7 @@ fn refresh_grant_first_rotated_token_stored_then_invalid_grant_falls_back() {
     cc.refresh_endpoint(&url, "app", Some("app-secret")).unwrap();
     let mut p = pipeline(vec![cc]);
     let storage = Arc::new(MemoryStorage::new());
-    p.set_storage(storage.clone(), "test");
+    p.set_storage(storage.clone(), Some("test"));
     let first = p.get("cc").unwrap();
     assert!(first.access_token().as_str().starts_with("cc-"));
     sleep(Duration::from_millis(1_100));
@@ -281,10 +281,10 @@ fn a_second_pipeline_on_the_same_storage_reuses_valid_tokens() {
     let s = Server::start().unwrap();
     let storage: Arc<dyn TokenStorage> = Arc::new(MemoryStorage::new());
     let mut p1 = pipeline(vec![body(&s, "t", "/echo", &[])]);
-    p1.set_storage(storage.clone(), "svc");
+    p1.set_storage(storage.clone(), Some("svc"));
     let t1 = p1.get("t").unwrap();
     let mut p2 = pipeline(vec![body(&s, "t", "/echo", &[])]);
-    p2.set_storage(storage.clone(), "svc");
+    p2.set_storage(storage.clone(), Some("svc"));
     let kinds = Arc::new(Mutex::new(Vec::new()));
     let k2 = kinds.clone();
     p2.set_event_hook(Arc::new(move |e| k2.lock().unwrap().push(e.kind)));

@@ -144,10 +144,7 @@ impl Fetcher {
 
     fn fetch_custom(&self, fetch: &FetchHook, context: Option<&Context>) -> Result<Token> {
         let token = hooks::call("custom fetcher", || fetch(context)).map_err(|e| e.with_step_field(self.name.as_str()))?;
-        Ok(match self.ttl_ms {
-            Some(ttl) => token.with_expires_at_ms(Some(now_ms().saturating_add(ttl))),
-            None => token,
-        })
+        Ok(token.with_ttl(self.ttl_ms, now_ms()))
     }
 
     fn check_dependencies(&self, context: Option<&Context>) -> Result<()> {

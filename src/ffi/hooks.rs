@@ -270,8 +270,7 @@ pub unsafe extern "C" fn tokenforge_request_set_body(
                 (true, _) => return Err(Error::invalid_argument("body is NULL")),
                 (false, n) => std::slice::from_raw_parts(body, n),
             };
-            let ct = opt_str_arg(content_type, "content_type")?.unwrap_or("application/octet-stream");
-            q.set_body(bytes, ct)
+            q.set_body(bytes, opt_str_arg(content_type, "content_type")?)
         })
     }
 }

@@ -100,8 +100,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_storage(
     fallible!(err, {
         let p = unsafe { arg_mut(p, "pipeline") }?;
         let s = unsafe { arg(s, "storage") }?;
-        let prefix = unsafe { opt_str_arg(key_prefix, "key_prefix") }?.unwrap_or("tokenforge");
-        p.set_storage(Arc::clone(s), prefix);
+        p.set_storage(Arc::clone(s), unsafe { opt_str_arg(key_prefix, "key_prefix") }?);
         Ok(())
     })
 }

@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 /// Default refresh margin: a token is renewed when less than this is left (capped at half
 /// its lifetime).
 pub const DEFAULT_REFRESH_MARGIN_MS: i64 = 60_000;
+/// Storage keys are `<prefix>:<step>`; this prefix unless the caller gives one.
+pub const DEFAULT_STORAGE_PREFIX: &str = "tokenforge";
 /// Lifetime assumed for a token with no known expiry and no TTL.
 pub const DEFAULT_LIFETIME_MS: i64 = 600_000;
 /// Longest pause after repeated failures of a step.
@@ -199,8 +201,10 @@ impl Pipeline {
     }
 
     /// Tokens are loaded from `storage` (under `prefix:step`) before any fetch and written
-    /// after each fetch, so pipelines sharing a storage reuse valid tokens.
-    pub fn set_storage(&mut self, storage: Arc<dyn TokenStorage>, prefix: &str) {
+    /// after each fetch, so pipelines sharing a storage reuse valid tokens. `None`:
+    /// [`DEFAULT_STORAGE_PREFIX`].
+    pub fn set_storage(&mut self, storage: Arc<dyn TokenStorage>, prefix: Option<&str>) {
+        let prefix = prefix.unwrap_or(DEFAULT_STORAGE_PREFIX);
         self.settings.storage = Some((storage, prefix.to_string()));
     }
 
@@ -459,10 +463,7 @@ impl Pipeline {
             Some(on_retry),
         );
         match result {
-            Ok(token) => Some(Ok(match fetcher.ttl_ms() {
-                Some(ttl) => token.with_expires_at_ms(Some(now_ms().saturating_add(ttl))),
-                None => token,
-            })),
+            Ok(token) => Some(Ok(token.with_ttl(fetcher.ttl_ms(), now_ms()))),
             Err(e) if e.oauth_error().is_some_and(|c| c.as_str() == "invalid_grant") => {
                 fetcher.report(&e.clone().with_step(fetcher.name().as_str()), Some(context));
                 None
