@@ -135,9 +135,11 @@ test-install: tools
 demo: $(BUILD)/examples/pipeline_demo
 	@$(WITH_SERVER) $(BUILD)/examples/pipeline_demo examples-c/demo_pipeline.json
 
-## Pipeline speed figures through the C ABI (targets in the README), against the loopback server.
+## Pipeline speed figures through the C ABI (targets in the README), against the loopback
+## server, then the pipeline under load against a failing endpoint (TOKENFORGE_LOAD_SECONDS).
 bench:
 	$(CARGO) bench --bench pipeline
+	$(CARGO) bench --bench load
 
 clean:
 	$(CARGO) clean

@@ -30,6 +30,8 @@
 //! | `/switch/<key>` | a token `<key>-N`, or 503 while `key` is broken |
 //! | `/_break/<key>`, `/_fix/<key>` | break or mend `/switch/<key>` |
 //! | `/_count/<path>` | `{"access_token":"count","count":N}`: how many requests `/<path>` has had |
+//! | `/faulty/<key>` | a token `<key>-N`, except that a share of requests fail (set with `/_faults`): half 503 with an OAuth `temporarily_unavailable` body, a quarter a dropped connection, a quarter a token held 0.3 s; 503 for all while `key` is broken (`/_break`) |
+//! | `/_faults/<key>/<permille>` | sets the failing share of `/faulty/<key>` (0 to 1000) |
 //! | `/custom/auth` | `{"custom_token":…,"ttl":3600,"session":…}` for an `X-API-Key` header and a JSON body `{"action":"authenticate"}` |
 //!
 //! It also acts as an HTTP proxy: after `CONNECT host:port` it serves the tunnelled requests
@@ -51,6 +53,7 @@ struct State {
     active: AtomicU64,
     max_active: AtomicU64,
     broken: Mutex<HashSet<String>>,
+    faults: Mutex<HashMap<String, u64>>,
     hits: Mutex<HashMap<String, u64>>,
     issued: Mutex<HashSet<String>>,
     stopping: AtomicBool,
@@ -128,7 +131,7 @@ impl Server {
         self.state.max_active.load(Ordering::SeqCst)
     }
 
-    /// Makes `/switch/<key>` answer 503 (`broken`) or tokens again.
+    /// Makes `/switch/<key>` and `/faulty/<key>` answer 503 (`broken`) or tokens again.
     pub fn set_broken(&self, key: &str, broken: bool) {
         let mut set = self.state.broken.lock().unwrap();
         if broken {
@@ -136,6 +139,11 @@ impl Server {
         } else {
             set.remove(key);
         }
+    }
+
+    /// Makes `permille` of the requests to `/faulty/<key>` fail (0: none; 1000: all).
+    pub fn set_faults(&self, key: &str, permille: u64) {
+        self.state.faults.lock().unwrap().insert(key.to_string(), permille.min(1000));
     }
 
     /// How many requests `path` has had.
@@ -365,6 +373,22 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
                 Answer::json(200, token_json(&state.next(key), 3600, ""))
             }
         }
+        ["faulty", key] if state.broken.lock().unwrap().contains(*key) => {
+            oauth_error(503, "temporarily_unavailable", "switched off")
+        }
+        ["faulty", key] => match fault(state, key) {
+            Fault::None => Answer::json(200, token_json(&state.next(key), 3600, "")),
+            Fault::Unavailable => oauth_error(503, "temporarily_unavailable", "try again later"),
+            Fault::Drop => return false,
+            Fault::Hold => {
+                thread::sleep(Duration::from_millis(300));
+                Answer::json(200, token_json(&state.next(key), 3600, ""))
+            }
+        },
+        ["_faults", key, permille] => {
+            state.faults.lock().unwrap().insert(key.to_string(), permille.parse::<u64>().unwrap_or(0).min(1000));
+            Answer::json(200, r#"{"access_token":"ok"}"#.into())
+        }
         ["_break", key] | ["_fix", key] => {
             let mut set = state.broken.lock().unwrap();
             if segments[0] == "_break" {
@@ -437,6 +461,31 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
         _ => Answer::text(404, "no such route"),
     };
     write_answer(out, &answer)
+}
+
+enum Fault {
+    None,
+    Unavailable,
+    Drop,
+    Hold,
+}
+
+/// What becomes of the next request to `/faulty/<key>`: a pseudo-random draw (SplitMix64 of
+/// the request's number), so that a run is repeatable.
+fn fault(state: &State, key: &str) -> Fault {
+    let permille = state.faults.lock().unwrap().get(key).copied().unwrap_or(0);
+    let mut x = state.hit(&format!("faulty:{key}")).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    if x % 1000 >= permille {
+        return Fault::None;
+    }
+    match (x / 1000) % 4 {
+        0 | 1 => Fault::Unavailable,
+        2 => Fault::Drop,
+        _ => Fault::Hold,
+    }
 }
 
 fn echo(req: &Request) -> Answer {
