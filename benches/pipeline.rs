@@ -7,6 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use tokenforge::ffi::error::tokenforge_error;
 use tokenforge::ffi::fetcher::*;
+use tokenforge::ffi::fetcher_builder::*;
 use tokenforge::ffi::pipeline::*;
 use tokenforge::ffi::result::ResultArg;
 use tokenforge::ffi::token::*;

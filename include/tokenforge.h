@@ -150,6 +150,11 @@ typedef enum tokenforge_event_kind {
    * A token was taken from storage instead of being fetched.
    */
   TOKENFORGE_EVENT_KIND_LOADED_FROM_STORAGE = 8,
+  /**
+   * The storage failed (read, write or delete); `error` says why. The get went on
+   * without it.
+   */
+  TOKENFORGE_EVENT_KIND_STORAGE_FAILED = 9,
 } tokenforge_event_kind;
 
 /**
@@ -215,6 +220,11 @@ typedef struct tokenforge_storage tokenforge_storage;
 typedef struct tokenforge_token tokenforge_token;
 
 /**
+ * Frees a userdata; may be NULL.
+ */
+typedef void (*tokenforge_free_userdata)(void *userdata);
+
+/**
  * A fetch written in C (CustomTokenFetcher). `ctx` (NULL when the fetch had none) is
  * borrowed for the call. Return `TOKENFORGE_RESULT_OK` with a new token in `*out` (the
  * library takes it), or another code, optionally with an error from `tokenforge_error_new`
@@ -227,29 +237,31 @@ typedef tokenforge_result (*tokenforge_fetch_callback)(void *userdata,
                                                        struct tokenforge_error **err);
 
 /**
- * Frees a userdata; may be NULL.
- */
-typedef void (*tokenforge_free_userdata)(void *userdata);
-
-/**
- * Called after the options and templates are applied, before the request is sent, with the
- * context (NULL when the fetch had none) and the request to read and change. Return
- * `TOKENFORGE_RESULT_OK` to send it; anything else aborts the fetch with
- * `TOKENFORGE_RESULT_CALLBACK` and nothing is sent. `ctx` and `req` are borrowed for the call.
+ * Called before each request of a step is sent (its own grant, and in a pipeline its refresh
+ * grant), after the options and templates are applied, with the context (NULL when the fetch
+ * had none) and the request to read and change. Return `TOKENFORGE_RESULT_OK` to send it.
+ * To refuse it with a code and message of your own, call `tokenforge_request_fail` (or
+ * `tokenforge_request_fail_error`) and return that code: the fetch fails with them,
+ * unchanged. Any other non-OK return aborts the fetch with `TOKENFORGE_RESULT_CALLBACK`.
+ * Nothing is sent when the hook refuses. `ctx` and `req` are borrowed for the call.
  *
- * Hooks run synchronously on the fetching thread with no library lock held, possibly on
- * several threads at once for one fetcher. A hook may call any tokenforge function (a fetch
- * with the same fetcher included; asking its own pipeline for the step being fetched gives
- * `TOKENFORGE_RESULT_CONFIG` at once, never a deadlock); it must not free or keep its
- * arguments, free the fetcher running it, or leave by longjmp or a C++ exception.
+ * Hooks run synchronously with no library lock held, on the fetching thread: the caller's,
+ * or a library thread (a dependency fetched in parallel, a renewal in the background), and
+ * possibly on several threads at once for one fetcher. A hook may call any tokenforge
+ * function (a fetch with the same fetcher included; asking its own pipeline for the step
+ * being fetched gives `TOKENFORGE_RESULT_CONFIG` at once, never a deadlock); it must not
+ * free or keep its arguments, free the fetcher running it, or leave by longjmp or a C++
+ * exception.
  */
 typedef tokenforge_result (*tokenforge_request_hook)(void *userdata,
                                                      const struct tokenforge_context *ctx,
                                                      struct tokenforge_request *req);
 
 /**
- * Called once for every failed fetch with the error and the context (NULL when none), both
- * borrowed for the call. Must not free them.
+ * Called once for every failed request of the step (its own grant or its refresh grant),
+ * and for each storage failure in a pipeline, with the error and the context (NULL when
+ * none), both borrowed for the call. Must not free them. Runs on the thread that made the
+ * request, which may be a library thread.
  */
 typedef void (*tokenforge_error_hook)(void *userdata,
                                       const struct tokenforge_error *error,
@@ -287,8 +299,8 @@ typedef struct tokenforge_event {
 
 /**
  * Called once per event, synchronously, on the thread where it happened (a cache hit on the
- * caller's thread, a parallel dependency fetch on a library thread). Must be quick and must
- * not call back into the same pipeline.
+ * caller's thread, a parallel dependency fetch or a background renewal on a library
+ * thread). Must be quick and must not call back into the same pipeline.
  */
 typedef void (*tokenforge_event_hook)(void *userdata, const struct tokenforge_event *event);
 
@@ -460,6 +472,106 @@ bool tokenforge_error_is_retryable(const struct tokenforge_error *e);
  * `e` is NULL or a live error, not used afterwards.
  */
 void tokenforge_error_free(struct tokenforge_error *e);
+
+/**
+ * Attaches `cause` to `e`, replacing any earlier cause: a userdata of the caller's (a host
+ * language's own error value, say) that travels with the error through the library. The
+ * library owns `cause` from now on (see `tokenforge_free_userdata`): errors the library
+ * derives from `e` (copies handed to callers sharing a fetch, a dependent step's
+ * `DEPENDENCY` error, a storage error) carry the same cause, and `free_cause` (nullable) is
+ * called once, when the last of them is freed (which may be later than `e`: a pipeline keeps
+ * a step's last failure). Only the code that attached a cause knows what it is; recognise
+ * your own before using one. `INVALID_ARGUMENT` when `e` is NULL (`free_cause` is then
+ * called at once). Before handing `e` on, from one thread.
+ *
+ * # Safety
+ * `e` is NULL or a live error the caller owns; `free_cause` is NULL or a valid function.
+ */
+enum tokenforge_result tokenforge_error_set_cause(struct tokenforge_error *e,
+                                                  void *cause,
+                                                  tokenforge_free_userdata free_cause);
+
+/**
+ * The cause attached with `tokenforge_error_set_cause` to this error or to the error it was
+ * derived from; NULL when none (or `e` is NULL). Still owned by the library.
+ *
+ * # Safety
+ * `e` is NULL or a live error.
+ */
+void *tokenforge_error_cause(const struct tokenforge_error *e);
+
+/**
+ * Fetches a token. `ctx` (nullable, only read) holds the tokens of the dependencies; each
+ * declared dependency must be in it. On success `*out` receives a token the caller owns.
+ * Blocks for at most the fetcher's deadline. Errors: `INVALID_ARGUMENT` (NULL `f` or `out`),
+ * `DEPENDENCY`, `TRANSPORT`, `TIMEOUT`, `HTTP_STATUS`, `OAUTH`, `RESPONSE`; the error names
+ * the step. Thread-safe: many threads may fetch with one fetcher at once (each with its own
+ * context, or a shared one nobody changes meanwhile).
+ *
+ * # Safety
+ * `f` and `ctx` are NULL or live; `out` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_fetcher_fetch(const struct tokenforge_fetcher *f,
+                                                const struct tokenforge_context *ctx,
+                                                struct tokenforge_token **out,
+                                                struct tokenforge_error **err);
+
+/**
+ * The step name, borrowed from `f`; NULL when `f` is NULL.
+ *
+ * # Safety
+ * `f` is NULL or live.
+ */
+const char *tokenforge_fetcher_name(const struct tokenforge_fetcher *f);
+
+/**
+ * The number of declared dependencies; 0 when `f` is NULL.
+ *
+ * # Safety
+ * `f` is NULL or live.
+ */
+size_t tokenforge_fetcher_dependency_count(const struct tokenforge_fetcher *f);
+
+/**
+ * The name of dependency `index`, borrowed from `f`; NULL when out of range or `f` is NULL.
+ *
+ * # Safety
+ * `f` is NULL or live.
+ */
+const char *tokenforge_fetcher_dependency(const struct tokenforge_fetcher *f, size_t index);
+
+/**
+ * Releases the caller's reference; pipelines holding the fetcher keep theirs. NULL is a
+ * no-op; freeing twice is undefined. Not while another thread uses this pointer.
+ *
+ * # Safety
+ * `f` is NULL or live, not used afterwards.
+ */
+void tokenforge_fetcher_free(struct tokenforge_fetcher *f);
+
+/**
+ * Makes a step whose fetch is `fetch`, with `n_depends_on` dependency names (copied; the
+ * array may be NULL when `n_depends_on` is 0) and `ttl_ms` overriding the returned token's
+ * expiry (< 0: none, 0 is `INVALID_ARGUMENT`). The library owns `userdata`: `free_userdata`
+ * (nullable) is called exactly once, when the last owner of the fetcher is freed, or at once
+ * if this call fails. On success `*out` receives a fetcher the caller owns. Errors:
+ * `INVALID_ARGUMENT` (NULL name, fetch or out, a NULL or non-UTF-8 dependency, empty names),
+ * `CONFIG` (a step depending on itself). The callback may run on several threads at once.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `depends_on` is NULL or `n_depends_on` readable
+ * pointers, each NULL or NUL-terminated; functions are NULL or valid; `out` and `err` are
+ * NULL or writable.
+ */
+enum tokenforge_result tokenforge_fetcher_new_custom(const char *name,
+                                                     const char *const *depends_on,
+                                                     size_t n_depends_on,
+                                                     int64_t ttl_ms,
+                                                     tokenforge_fetch_callback fetch,
+                                                     void *userdata,
+                                                     tokenforge_free_userdata free_userdata,
+                                                     struct tokenforge_fetcher **out,
+                                                     struct tokenforge_error **err);
 
 /**
  * A builder for a fetcher that reads the token from the JSON body answered by
@@ -644,14 +756,28 @@ enum tokenforge_result tokenforge_fetcher_builder_set_basic_auth(struct tokenfor
                                                                  const char *password);
 
 /**
- * client_credentials builders: `true` sends client_id and client_secret as body parameters
- * instead of HTTP Basic. `INVALID_ARGUMENT` on other builders. One thread at a time.
+ * `true` sends client_id and client_secret as body parameters (client_secret_post) instead
+ * of HTTP Basic, to the client_credentials grant and to the refresh endpoint; the same as
+ * `tokenforge_fetcher_builder_set_client_auth` with "client_secret_post". One thread at a
+ * time.
  *
  * # Safety
  * `b` is NULL or a live builder.
  */
 enum tokenforge_result tokenforge_fetcher_builder_set_client_auth_in_body(struct tokenforge_fetcher_builder *b,
                                                                           bool in_body);
+
+/**
+ * How the client authenticates, to the client_credentials grant and, for every kind of
+ * builder, to the refresh endpoint: "client_secret_basic" (or "basic", the default) or
+ * "client_secret_post" (or "post"). Copies `method`. `INVALID_ARGUMENT` for NULL, bad UTF-8
+ * or another method. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `method` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_client_auth(struct tokenforge_fetcher_builder *b,
+                                                                  const char *method);
 
 /**
  * Lifetime given to every token of this fetcher, overriding the response's `expires_in`.
@@ -675,8 +801,8 @@ enum tokenforge_result tokenforge_fetcher_builder_set_timeout_ms(struct tokenfor
                                                                  uint64_t ms);
 
 /**
- * Whether the server's TLS certificate is verified (default true). Turn off only for test
- * servers. One thread at a time.
+ * Whether the server's TLS certificate is verified (default true), for every request of the
+ * step (its refresh grant included). Turn off only for test servers. One thread at a time.
  *
  * # Safety
  * `b` is NULL or a live builder.
@@ -708,115 +834,6 @@ enum tokenforge_result tokenforge_fetcher_builder_add_dependency(struct tokenfor
                                                                  const char *step);
 
 /**
- * Builds the fetcher. Always consumes `b`, even on failure. On success `*out` receives a
- * fetcher the caller owns (free with `tokenforge_fetcher_free`). Errors:
- * `INVALID_ARGUMENT` (NULL `b` or `out`, empty name, bad URL), `CONFIG` (bad template, a
- * template naming a step that is not a dependency, a step depending on itself).
- *
- * # Safety
- * `b` is NULL or a live builder, not used afterwards; `out` and `err` are NULL or writable.
- */
-enum tokenforge_result tokenforge_fetcher_builder_build(struct tokenforge_fetcher_builder *b,
-                                                        struct tokenforge_fetcher **out,
-                                                        struct tokenforge_error **err);
-
-/**
- * Abandons a builder without building. NULL is a no-op; freeing twice is undefined.
- *
- * # Safety
- * `b` is NULL or a live builder, not used afterwards.
- */
-void tokenforge_fetcher_builder_free(struct tokenforge_fetcher_builder *b);
-
-/**
- * Fetches a token. `ctx` (nullable, only read) holds the tokens of the dependencies; each
- * declared dependency must be in it. On success `*out` receives a token the caller owns.
- * Blocks for at most the fetcher's deadline. Errors: `INVALID_ARGUMENT` (NULL `f` or `out`),
- * `DEPENDENCY`, `TRANSPORT`, `TIMEOUT`, `HTTP_STATUS`, `OAUTH`, `RESPONSE`; the error names
- * the step. Thread-safe: many threads may fetch with one fetcher at once (each with its own
- * context, or a shared one nobody changes meanwhile).
- *
- * # Safety
- * `f` and `ctx` are NULL or live; `out` and `err` are NULL or writable.
- */
-enum tokenforge_result tokenforge_fetcher_fetch(const struct tokenforge_fetcher *f,
-                                                const struct tokenforge_context *ctx,
-                                                struct tokenforge_token **out,
-                                                struct tokenforge_error **err);
-
-/**
- * The step name, borrowed from `f`; NULL when `f` is NULL.
- *
- * # Safety
- * `f` is NULL or live.
- */
-const char *tokenforge_fetcher_name(const struct tokenforge_fetcher *f);
-
-/**
- * The number of declared dependencies; 0 when `f` is NULL.
- *
- * # Safety
- * `f` is NULL or live.
- */
-size_t tokenforge_fetcher_dependency_count(const struct tokenforge_fetcher *f);
-
-/**
- * The name of dependency `index`, borrowed from `f`; NULL when out of range or `f` is NULL.
- *
- * # Safety
- * `f` is NULL or live.
- */
-const char *tokenforge_fetcher_dependency(const struct tokenforge_fetcher *f, size_t index);
-
-/**
- * Releases the caller's reference; pipelines holding the fetcher keep theirs. NULL is a
- * no-op; freeing twice is undefined. Not while another thread uses this pointer.
- *
- * # Safety
- * `f` is NULL or live, not used afterwards.
- */
-void tokenforge_fetcher_free(struct tokenforge_fetcher *f);
-
-/**
- * Makes a step whose fetch is `fetch`, with `n_depends_on` dependency names (copied; the
- * array may be NULL when `n_depends_on` is 0) and `ttl_ms` overriding the returned token's
- * expiry (< 0: none, 0 is `INVALID_ARGUMENT`). The library owns `userdata`: `free_userdata`
- * (nullable) is called exactly once, when the last owner of the fetcher is freed, or at once
- * if this call fails. On success `*out` receives a fetcher the caller owns. Errors:
- * `INVALID_ARGUMENT` (NULL name, fetch or out, a NULL or non-UTF-8 dependency, empty names),
- * `CONFIG` (a step depending on itself). The callback may run on several threads at once.
- *
- * # Safety
- * `name` is NULL or NUL-terminated; `depends_on` is NULL or `n_depends_on` readable
- * pointers, each NULL or NUL-terminated; functions are NULL or valid; `out` and `err` are
- * NULL or writable.
- */
-enum tokenforge_result tokenforge_fetcher_new_custom(const char *name,
-                                                     const char *const *depends_on,
-                                                     size_t n_depends_on,
-                                                     int64_t ttl_ms,
-                                                     tokenforge_fetch_callback fetch,
-                                                     void *userdata,
-                                                     tokenforge_free_userdata free_userdata,
-                                                     struct tokenforge_fetcher **out,
-                                                     struct tokenforge_error **err);
-
-/**
- * In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
- * (`grant_type=refresh_token`, client authenticated by HTTP Basic, or `client_id` in the body
- * when `client_secret` is NULL) before falling back to a full fetch on `invalid_grant`.
- * Strings are copied. `INVALID_ARGUMENT` for NULL, bad UTF-8, a bad URL or an empty client
- * id. One thread at a time.
- *
- * # Safety
- * `b` is NULL or a live builder; strings are NULL or NUL-terminated.
- */
-enum tokenforge_result tokenforge_fetcher_builder_set_refresh_endpoint(struct tokenforge_fetcher_builder *b,
-                                                                       const char *token_url,
-                                                                       const char *client_id,
-                                                                       const char *client_secret);
-
-/**
  * Sets the request hook of a body, header or client_credentials builder, replacing any
  * earlier one (whose `free_userdata` is then called). The library owns `userdata` from now
  * on: `free_userdata` (nullable) is called exactly once, when the last owner (builder or
@@ -845,99 +862,44 @@ enum tokenforge_result tokenforge_fetcher_builder_set_error_hook(struct tokenfor
                                                                  tokenforge_free_userdata free_userdata);
 
 /**
- * Sets (or replaces, matching the name case-insensitively) a request header. Copies both.
- * `INVALID_ARGUMENT` for NULL, bad UTF-8, a name that is not an HTTP token, or CR, LF or NUL
- * in the value. Only during the hook call.
+ * In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
+ * (`grant_type=refresh_token`) before falling back to a full fetch on `invalid_grant`. The
+ * refresh request is sent the way of the step's own: the same TLS settings, deadline,
+ * retries (never retried once it may have reached the server), request hook, error hook and
+ * client authentication method. `client_id` NULL: the step's own client (the
+ * client_credentials client, or the Basic auth user), and `client_secret` must be NULL too;
+ * a `client_id` with NULL `client_secret` is a public client (`client_id` in the body).
+ * Strings are copied. `INVALID_ARGUMENT` for bad UTF-8, a bad URL, an empty client id, or a
+ * secret without client id. One thread at a time.
  *
  * # Safety
- * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ * `b` is NULL or a live builder; strings are NULL or NUL-terminated.
  */
-enum tokenforge_result tokenforge_request_set_header(struct tokenforge_request *r,
-                                                     const char *name,
-                                                     const char *value);
+enum tokenforge_result tokenforge_fetcher_builder_set_refresh_endpoint(struct tokenforge_fetcher_builder *b,
+                                                                       const char *token_url,
+                                                                       const char *client_id,
+                                                                       const char *client_secret);
 
 /**
- * Removes a request header (any case); absent is OK. `INVALID_ARGUMENT` for NULL or bad
- * UTF-8. Only during the hook call.
+ * Builds the fetcher. Always consumes `b`, even on failure. On success `*out` receives a
+ * fetcher the caller owns (free with `tokenforge_fetcher_free`). Errors:
+ * `INVALID_ARGUMENT` (NULL `b` or `out`, empty name, bad URL), `CONFIG` (bad template, a
+ * template naming a step that is not a dependency, a step depending on itself).
  *
  * # Safety
- * `r` is the request passed to the running hook; `name` is NULL or NUL-terminated.
+ * `b` is NULL or a live builder, not used afterwards; `out` and `err` are NULL or writable.
  */
-enum tokenforge_result tokenforge_request_remove_header(struct tokenforge_request *r,
-                                                        const char *name);
+enum tokenforge_result tokenforge_fetcher_builder_build(struct tokenforge_fetcher_builder *b,
+                                                        struct tokenforge_fetcher **out,
+                                                        struct tokenforge_error **err);
 
 /**
- * Sets (or replaces) a data field (body, or query string with GET). Copies both.
- * `INVALID_ARGUMENT` for NULL, bad UTF-8 or an empty key. Only during the hook call.
+ * Abandons a builder without building. NULL is a no-op; freeing twice is undefined.
  *
  * # Safety
- * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ * `b` is NULL or a live builder, not used afterwards.
  */
-enum tokenforge_result tokenforge_request_set_data(struct tokenforge_request *r,
-                                                   const char *key,
-                                                   const char *value);
-
-/**
- * Removes a data field; absent is OK. `INVALID_ARGUMENT` for NULL or bad UTF-8. Only during
- * the hook call.
- *
- * # Safety
- * `r` is the request passed to the running hook; `key` is NULL or NUL-terminated.
- */
-enum tokenforge_result tokenforge_request_remove_data(struct tokenforge_request *r,
-                                                      const char *key);
-
-/**
- * Sets (or replaces) a query parameter. Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8
- * or an empty key. Only during the hook call.
- *
- * # Safety
- * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
- */
-enum tokenforge_result tokenforge_request_set_query(struct tokenforge_request *r,
-                                                    const char *key,
-                                                    const char *value);
-
-/**
- * Sends `len` bytes at `body` (copied) as the request body instead of the encoded data, with
- * the given Content-Type (NULL: "application/octet-stream"). `INVALID_ARGUMENT` when `body`
- * is NULL with `len` > 0, or the content type is bad UTF-8 or holds CR or LF. Only during the
- * hook call.
- *
- * # Safety
- * `r` is the request passed to the running hook; `body` is NULL or `len` readable bytes;
- * `content_type` is NULL or NUL-terminated.
- */
-enum tokenforge_result tokenforge_request_set_body(struct tokenforge_request *r,
-                                                   const uint8_t *body,
-                                                   size_t len,
-                                                   const char *content_type);
-
-/**
- * The request's method, "GET" or "POST" (static); NULL when `r` is NULL.
- *
- * # Safety
- * `r` is NULL or the request passed to the running hook.
- */
-const char *tokenforge_request_method(const struct tokenforge_request *r);
-
-/**
- * The URL the request goes to, without the query parameters (see
- * `tokenforge_request_set_query`); valid until the hook returns. NULL when `r` is NULL.
- *
- * # Safety
- * `r` is NULL or the request passed to the running hook.
- */
-const char *tokenforge_request_url(const struct tokenforge_request *r);
-
-/**
- * The value of a request header (any case), valid until the hook returns; NULL when absent,
- * or an argument is NULL or not UTF-8.
- *
- * # Safety
- * `r` is NULL or the request passed to the running hook; `name` is NULL or NUL-terminated.
- */
-const char *tokenforge_request_header(const struct tokenforge_request *r, const char *name);
+void tokenforge_fetcher_builder_free(struct tokenforge_fetcher_builder *b);
 
 /**
  * POSTs `grant_type=refresh_token` to `token_url` and returns the new token with its expiry
@@ -1113,6 +1075,140 @@ enum tokenforge_result tokenforge_pipeline_from_json(const char *json,
  * `p` is NULL or live, not used afterwards.
  */
 void tokenforge_pipeline_free(struct tokenforge_pipeline *p);
+
+/**
+ * Sets (or replaces, matching the name case-insensitively) a request header. Copies both.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8, a name that is not an HTTP token, or CR, LF or NUL
+ * in the value. Only during the hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_header(struct tokenforge_request *r,
+                                                     const char *name,
+                                                     const char *value);
+
+/**
+ * Removes a request header (any case); absent is OK. `INVALID_ARGUMENT` for NULL or bad
+ * UTF-8. Only during the hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `name` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_remove_header(struct tokenforge_request *r,
+                                                        const char *name);
+
+/**
+ * Sets (or replaces) a data field (body, or query string with GET). Copies both.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8 or an empty key. Only during the hook call, on its
+ * thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_data(struct tokenforge_request *r,
+                                                   const char *key,
+                                                   const char *value);
+
+/**
+ * Removes a data field; absent is OK. `INVALID_ARGUMENT` for NULL or bad UTF-8. Only during
+ * the hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `key` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_remove_data(struct tokenforge_request *r,
+                                                      const char *key);
+
+/**
+ * Sets (or replaces) a query parameter. Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8
+ * or an empty key. Only during the hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_query(struct tokenforge_request *r,
+                                                    const char *key,
+                                                    const char *value);
+
+/**
+ * Sends `len` bytes at `body` (copied) as the request body instead of the encoded data, with
+ * the given Content-Type (NULL: "application/octet-stream"). `INVALID_ARGUMENT` when `body`
+ * is NULL with `len` > 0, or the content type is bad UTF-8 or holds CR or LF. Only during the
+ * hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `body` is NULL or `len` readable bytes;
+ * `content_type` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_set_body(struct tokenforge_request *r,
+                                                   const uint8_t *body,
+                                                   size_t len,
+                                                   const char *content_type);
+
+/**
+ * Refuses the request with `code` and `message` (copied; NULL: a message naming the code):
+ * the request is not sent, and the fetch fails with exactly this code and message (the
+ * error's step field names the step). The hook should then return `code`; the failure
+ * stands whatever it returns. A later call replaces an earlier one. `INVALID_ARGUMENT` when
+ * `r` is NULL, `code` is OK or no result code, or `message` is not UTF-8. Only during the
+ * hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `message` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_request_fail(struct tokenforge_request *r,
+                                               tokenforge_result code,
+                                               const char *message);
+
+/**
+ * Refuses the request with the error `e` (made by `tokenforge_error_new`, maybe with a cause
+ * attached): as `tokenforge_request_fail` with its code and message, and the caller's error
+ * carries `e`'s cause. Takes ownership of `e`, also when it fails. `INVALID_ARGUMENT` when
+ * `r` or `e` is NULL. Only during the hook call, on its thread.
+ *
+ * # Safety
+ * `r` is the request passed to the running hook; `e` is NULL or an error the caller owns, not
+ * used afterwards.
+ */
+enum tokenforge_result tokenforge_request_fail_error(struct tokenforge_request *r,
+                                                     struct tokenforge_error *e);
+
+/**
+ * The request's method, "GET" or "POST" (static); NULL when `r` is NULL.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook.
+ */
+const char *tokenforge_request_method(const struct tokenforge_request *r);
+
+/**
+ * The URL the request goes to, without the query parameters (see
+ * `tokenforge_request_set_query`); valid until the hook returns. NULL when `r` is NULL.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook.
+ */
+const char *tokenforge_request_url(const struct tokenforge_request *r);
+
+/**
+ * The value of a request header (any case), valid until the hook returns; NULL when absent,
+ * or an argument is NULL or not UTF-8.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook; `name` is NULL or NUL-terminated.
+ */
+const char *tokenforge_request_header(const struct tokenforge_request *r, const char *name);
+
+/**
+ * The value of a request data field (form or JSON body, or query string with GET), such as
+ * "grant_type"; valid until the hook returns. NULL when absent, or an argument is NULL or
+ * not UTF-8. A body set with `tokenforge_request_set_body` is not parsed.
+ *
+ * # Safety
+ * `r` is NULL or the request passed to the running hook; `key` is NULL or NUL-terminated.
+ */
+const char *tokenforge_request_data(const struct tokenforge_request *r, const char *key);
 
 /**
  * The name of a result code without prefix, e.g. "TIMEOUT"; "UNKNOWN" for a value that is no

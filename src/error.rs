@@ -3,8 +3,14 @@
 //! RFC 6749 section 5.2 error fields, Retry-After and whether trying again may help).
 
 use crate::text::CText;
+use std::any::Any;
 use std::ffi::CStr;
 use std::fmt;
+use std::sync::Arc;
+
+/// Something a caller attached to an error (a wrapper's own error value, say) that travels
+/// with it and with the errors derived from it, and is dropped with the last of them.
+pub type Cause = Arc<dyn Any + Send + Sync>;
 
 /// The result codes of the C API. The numbers are stable.
 #[repr(C)]
@@ -73,7 +79,7 @@ impl ResultCode {
 
 /// A failure, with everything the caller may inspect. Messages are written by this crate and
 /// never contain tokens, secrets or request bodies.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Error {
     code: ResultCode,
     message: CText,
@@ -83,6 +89,7 @@ pub struct Error {
     oauth_description: Option<CText>,
     retry_after_ms: Option<i64>,
     retryable: bool,
+    cause: Option<Cause>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -98,6 +105,7 @@ impl Error {
             oauth_description: None,
             retry_after_ms: None,
             retryable: matches!(code, ResultCode::Transport | ResultCode::Timeout),
+            cause: None,
         }
     }
 
@@ -129,9 +137,11 @@ impl Error {
         e
     }
 
-    /// An RFC 6749 section 5.2 error response.
+    /// An RFC 6749 section 5.2 error response. On a 5xx answer it is `HTTP_STATUS` (and
+    /// retryable) with the OAuth fields filled, since callers read `OAUTH` as "refused, do not
+    /// retry" (DESIGN.md).
     pub fn oauth(status: u16, error: &str, description: Option<&str>) -> Error {
-        let mut message = format!("token endpoint answered OAuth error \"{error}\"");
+        let mut message = format!("endpoint answered OAuth error \"{error}\"");
         if let Some(d) = description {
             message.push_str(": ");
             message.push_str(d);
@@ -139,13 +149,25 @@ impl Error {
         if status != 0 {
             message.push_str(&format!(" (HTTP {status})"));
         }
-        let mut e = Error::new(ResultCode::Oauth, message);
+        let code = if status >= 500 { ResultCode::HttpStatus } else { ResultCode::Oauth };
+        let mut e = Error::new(code, message);
         e.http_status = status;
         e.oauth_error = Some(CText::lossy(error));
         e.oauth_description = description.map(CText::lossy);
         e.retryable = status_is_retryable(status)
             || matches!(error, "temporarily_unavailable" | "server_error" | "slow_down");
         e
+    }
+
+    /// Attaches `cause`, replacing any earlier one.
+    pub fn with_cause(mut self, cause: Option<Cause>) -> Error {
+        self.cause = cause;
+        self
+    }
+
+    /// What the caller attached, carried along by the errors derived from this one.
+    pub fn cause(&self) -> Option<&Cause> {
+        self.cause.as_ref()
     }
 
     /// Names the step (fetcher) the error belongs to, prefixing the message with it, unless
@@ -246,6 +268,26 @@ impl fmt::Debug for Error {
     }
 }
 
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        self.code == other.code
+            && self.message == other.message
+            && self.http_status == other.http_status
+            && self.step == other.step
+            && self.oauth_error == other.oauth_error
+            && self.oauth_description == other.oauth_description
+            && self.retry_after_ms == other.retry_after_ms
+            && self.retryable == other.retryable
+            && match (&self.cause, &other.cause) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for Error {}
+
 impl std::error::Error for Error {}
 
 #[cfg(test)]
@@ -270,7 +312,10 @@ mod tests {
         assert_eq!(e.status(), 400);
         assert_eq!(e.oauth_error().unwrap().as_str(), "invalid_grant");
         assert!(!e.is_retryable());
-        assert!(Error::oauth(503, "temporarily_unavailable", None).is_retryable());
+        let e = Error::oauth(503, "temporarily_unavailable", None);
+        assert!(e.is_retryable());
+        assert_eq!(e.code(), ResultCode::HttpStatus, "a 5xx is HTTP_STATUS whatever its body");
+        assert_eq!(e.oauth_error().unwrap().as_str(), "temporarily_unavailable");
     }
 
     #[test]

@@ -10,8 +10,10 @@ use crate::token::Token;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// Called after options and templates are applied, before the request is sent. An error
-/// aborts the fetch (nothing is sent). `None` when the fetch had no context.
+/// Called after options and templates are applied, before the request is sent (every
+/// request of the step: its own grant and its refresh grant). An error aborts the fetch
+/// (nothing is sent) and reaches the caller with its code and message. `None` when the fetch
+/// had no context.
 pub type RequestHook = Arc<dyn Fn(Option<&Context>, &mut Request) -> Result<()> + Send + Sync>;
 
 /// Called once for every failed fetch.
@@ -26,15 +28,9 @@ pub(crate) fn call<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         .unwrap_or_else(|_| Err(Error::new(ResultCode::Callback, format!("{what} panicked"))))
 }
 
-/// Runs the request hook; any failure becomes `CALLBACK`, keeping the hook's message.
+/// Runs the request hook; its failure is returned as it is, a panic becomes `CALLBACK`.
 pub(crate) fn run_request_hook(hook: &RequestHook, context: Option<&Context>, request: &mut Request) -> Result<()> {
-    call("request hook", || hook(context, request)).map_err(|e| {
-        if e.code() == ResultCode::Callback {
-            e
-        } else {
-            Error::new(ResultCode::Callback, format!("request hook failed ({}): {}", e.code().name(), e.message()))
-        }
-    })
+    call("request hook", || hook(context, request))
 }
 
 /// Tells the error hook; a panic in it is swallowed (the fetch has failed already).

@@ -29,16 +29,22 @@ impl Template {
                 parts.push(Part::Literal(rest[..start].to_string()));
             }
             let after = &rest[start + 2..];
+            // Messages name the position and the reference, never the text around it, which
+            // may hold a secret.
+            let at = text.len() - rest.len() + start;
             let end = after.find("}}").ok_or_else(|| {
-                Error::config(format!("unterminated \"{{{{\" in template \"{}\"", text.escape_debug()))
+                Error::config(format!("unterminated \"{{{{\" at character {} of the template", at + 1))
             })?;
             let inner = after[..end].trim();
             let (step, field) = inner
                 .split_once('.')
                 .map(|(s, f)| (s.trim(), f.trim()))
-                .filter(|(s, f)| !s.is_empty() && !f.is_empty())
+                .filter(|(s, f)| !s.is_empty() && !f.is_empty() && !s.contains(char::is_whitespace) && !f.contains(char::is_whitespace))
                 .ok_or_else(|| {
-                    Error::config(format!("template reference \"{{{{{inner}}}}}\" is not {{{{step.field}}}}"))
+                    Error::config(format!(
+                        "the reference at character {} of the template is not {{{{step.field}}}}",
+                        at + 1
+                    ))
                 })?;
             parts.push(Part::Field { step: step.to_string(), field: field.to_string() });
             rest = &after[end + 2..];
@@ -111,8 +117,17 @@ mod tests {
 
     #[test]
     fn bad_templates_are_config_errors() {
-        for bad in ["{{app.token", "{{app}}", "{{.x}}", "{{app.}}", "x {{ }} y"] {
+        for bad in ["{{app.token", "{{app}}", "{{.x}}", "{{app.}}", "x {{ }} y", "{{a b.c}}"] {
             assert_eq!(Template::parse(bad).unwrap_err().code(), ResultCode::Config, "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_the_text() {
+        for (bad, at) in [("Bearer s3cret {{app.token", 15), ("s3cret {{s3cret}}", 8), ("{{ s3cret x.y }}", 1)] {
+            let e = Template::parse(bad).unwrap_err();
+            assert!(!e.message().contains("s3cret"), "{}", e.message());
+            assert!(e.message().contains(&format!("character {at} ")), "{}", e.message());
         }
     }
 

@@ -5,6 +5,7 @@ use std::ffi::{c_char, CStr};
 use std::ptr;
 use tokenforge::ffi::error::*;
 use tokenforge::ffi::fetcher::*;
+use tokenforge::ffi::fetcher_builder::*;
 use tokenforge::ffi::oauth2::*;
 use tokenforge::ffi::token::*;
 use tokenforge::ResultCode;

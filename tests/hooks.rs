@@ -50,14 +50,24 @@ fn request_hook_raw_body_and_header_checks() {
 #[test]
 fn failing_or_panicking_request_hook_sends_nothing() {
     let s = Server::start().unwrap();
-    for hook in [
-        Arc::new(|_: Option<&Context>, _: &mut tokenforge::http::Request| Err(Error::config("no"))) as RequestHook,
-        Arc::new(|_: Option<&Context>, _: &mut tokenforge::http::Request| -> tokenforge::Result<()> { panic!("hook bug") }) as RequestHook,
+    // A hook's own failure reaches the caller with its code and message; a panic is CALLBACK.
+    for (hook, code, message) in [
+        (
+            Arc::new(|_: Option<&Context>, _: &mut tokenforge::http::Request| Err(Error::config("no"))) as RequestHook,
+            ResultCode::Config,
+            "no",
+        ),
+        (
+            Arc::new(|_: Option<&Context>, _: &mut tokenforge::http::Request| -> tokenforge::Result<()> { panic!("hook bug") })
+                as RequestHook,
+            ResultCode::Callback,
+            "request hook panicked",
+        ),
     ] {
         let mut b = FetcherBuilder::body("x", &s.url(), "/echo");
         b.request_hook(hook);
         let e = b.build().unwrap().fetch(None).unwrap_err();
-        assert_eq!(e.code(), ResultCode::Callback, "{e}");
+        assert_eq!((e.code(), e.message()), (code, message), "{e}");
         assert_eq!(e.step().unwrap().as_str(), "x");
     }
     assert_eq!(s.hits("/echo"), 0);

@@ -1,11 +1,13 @@
 //! `FetcherBuilder`: the options of a fetcher, checked as they are set (bad values are
 //! `INVALID_ARGUMENT` and leave the builder as it was) and as a whole when it is built.
 
+use super::http_fetcher::Grant;
 use super::{Fetcher, HttpFetcher, RefreshEndpoint};
 use crate::error::{Error, Result};
 use crate::extract::{BodyFields, TokenSource};
-use crate::http::{self, upsert, ContentType, Method, Policy};
 use crate::hooks::{ErrorHook, RequestHook};
+use crate::http::{self, upsert, ContentType, Method, Policy};
+use crate::oauth2::{Client, ClientAuthMethod};
 use crate::template::Template;
 use std::time::Duration;
 
@@ -21,13 +23,15 @@ pub enum Kind {
     ClientCredentials,
 }
 
-/// Client authentication of the client_credentials preset.
-#[derive(Clone)]
-pub(super) struct ClientCredentials {
-    pub id: String,
-    pub secret: String,
-    pub scope: Option<String>,
-    pub in_body: bool,
+impl Kind {
+    /// The name the pipeline JSON uses for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Body => "body",
+            Kind::Header => "header",
+            Kind::ClientCredentials => "client_credentials",
+        }
+    }
 }
 
 /// Options of a fetcher under construction. Single-threaded.
@@ -45,7 +49,9 @@ pub struct FetcherBuilder {
     token_header: String,
     token_type: String,
     basic_auth: Option<(String, String)>,
-    client: Option<ClientCredentials>,
+    client: Option<Client>,
+    scope: Option<String>,
+    client_auth: ClientAuthMethod,
     ttl_ms: Option<i64>,
     policy: Policy,
     depends_on: Vec<String>,
@@ -84,6 +90,8 @@ impl FetcherBuilder {
             token_type: "Bearer".into(),
             basic_auth: None,
             client: None,
+            scope: None,
+            client_auth: ClientAuthMethod::Basic,
             ttl_ms: None,
             policy: Policy::default(),
             depends_on: Vec::new(),
@@ -113,12 +121,8 @@ impl FetcherBuilder {
         scope: Option<&str>,
     ) -> FetcherBuilder {
         let mut b = FetcherBuilder::new(Kind::ClientCredentials, name, token_url.to_string());
-        b.client = Some(ClientCredentials {
-            id: client_id.to_string(),
-            secret: client_secret.to_string(),
-            scope: scope.filter(|s| !s.is_empty()).map(str::to_string),
-            in_body: false,
-        });
+        b.client = Some(Client { id: client_id.to_string(), secret: Some(client_secret.to_string()) });
+        b.scope = scope.filter(|s| !s.is_empty()).map(str::to_string);
         b
     }
 
@@ -134,10 +138,7 @@ impl FetcherBuilder {
         if kinds.contains(&self.kind) {
             Ok(())
         } else {
-            Err(Error::invalid_argument(format!(
-                "option {option} does not apply to a {:?} fetcher",
-                self.kind
-            )))
+            Err(Error::invalid_argument(format!("option {option} does not apply to a {} fetcher", self.kind.name())))
         }
     }
 
@@ -237,13 +238,16 @@ impl FetcherBuilder {
         Ok(())
     }
 
-    /// client_credentials only: send client_id and client_secret in the body, not by Basic.
-    pub fn client_auth_in_body(&mut self, in_body: bool) -> Result<()> {
-        self.require(&[Kind::ClientCredentials], "client_auth_in_body")?;
-        if let Some(c) = &mut self.client {
-            c.in_body = in_body;
-        }
+    /// How the client authenticates, to the client_credentials grant and to the refresh
+    /// endpoint: [`ClientAuthMethod::Basic`] (the default) or [`ClientAuthMethod::Post`].
+    pub fn client_auth(&mut self, method: ClientAuthMethod) -> Result<()> {
+        self.client_auth = method;
         Ok(())
+    }
+
+    /// Sends client_id and client_secret in the body (`client_secret_post`), not by Basic.
+    pub fn client_auth_in_body(&mut self, in_body: bool) -> Result<()> {
+        self.client_auth(if in_body { ClientAuthMethod::Post } else { ClientAuthMethod::Basic })
     }
 
     /// Lifetime that overrides the response's; must be positive.
@@ -292,16 +296,24 @@ impl FetcherBuilder {
     }
 
     /// In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
-    /// (grant_type=refresh_token) before falling back to a full fetch. `client_secret` `None`:
-    /// a public client.
-    pub fn refresh_endpoint(&mut self, token_url: &str, client_id: &str, client_secret: Option<&str>) -> Result<()> {
+    /// (grant_type=refresh_token) before falling back to a full fetch. The request goes the
+    /// way of the step's own: same TLS settings, deadline, retries, hooks and client
+    /// authentication method. `client_id` `None`: the step's own client (the
+    /// client_credentials client, or the Basic user), and then `client_secret` must be `None`
+    /// too; a `client_id` without secret is a public client.
+    pub fn refresh_endpoint(&mut self, token_url: &str, client_id: Option<&str>, client_secret: Option<&str>) -> Result<()> {
         http::check_url(token_url)?;
-        non_empty("client_id", client_id)?;
-        self.refresh = Some(RefreshEndpoint {
-            token_url: token_url.to_string(),
-            client_id: client_id.to_string(),
-            client_secret: client_secret.map(str::to_string),
-        });
+        let client = match (client_id, client_secret) {
+            (None, Some(_)) => {
+                return Err(Error::invalid_argument("a refresh endpoint's client_secret needs its client_id"))
+            }
+            (None, None) => None,
+            (Some(id), secret) => {
+                non_empty("client_id", id)?;
+                Some(Client { id: id.to_string(), secret: secret.map(str::to_string) })
+            }
+        };
+        self.refresh = Some(RefreshEndpoint { token_url: token_url.to_string(), client });
         Ok(())
     }
 
@@ -319,16 +331,11 @@ impl FetcherBuilder {
     /// `INVALID_ARGUMENT`; a bad template, a template naming a step that is not a dependency,
     /// or a step depending on itself is `CONFIG`.
     pub fn build(self) -> Result<Fetcher> {
-        http::check_url(&self.url).map_err(|e| e.with_step(&self.name))?;
         let error_hook = self.error_hook.clone();
-        let refresh = self.refresh.clone();
         let depends_on = self.depends_on.clone();
         let (name, ttl_ms) = (self.name.clone(), self.ttl_ms);
-        let imp = self.into_http()?;
-        let mut fetcher =
-            Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))?;
-        fetcher.refresh = refresh;
-        Ok(fetcher)
+        let imp = self.build_http()?;
+        Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))
     }
 
     fn templates(&self, list: &[(String, String)], what: &str) -> Result<Vec<(String, Template)>> {
@@ -348,7 +355,9 @@ impl FetcherBuilder {
             .collect()
     }
 
-    fn into_http(self) -> Result<HttpFetcher> {
+    /// The HTTP part of [`Self::build`] (URL and templates checked), without the step.
+    pub(crate) fn build_http(self) -> Result<HttpFetcher> {
+        http::check_url(&self.url).map_err(|e| e.with_step(&self.name))?;
         let source = match self.kind {
             Kind::Header => TokenSource::Header {
                 header: self.token_header.clone(),
@@ -365,7 +374,15 @@ impl FetcherBuilder {
             content_type: self.content_type,
             source,
             basic_auth: self.basic_auth.clone(),
-            client: self.client.clone(),
+            grant: match self.kind {
+                Kind::ClientCredentials => Some(Grant::ClientCredentials { scope: self.scope.clone() }),
+                Kind::Body | Kind::Header => None,
+            },
+            client: self.client.clone().or_else(|| {
+                self.basic_auth.as_ref().map(|(user, password)| Client { id: user.clone(), secret: Some(password.clone()) })
+            }),
+            client_auth: self.client_auth,
+            refresh: self.refresh.clone(),
             policy: self.policy,
             request_hook: self.request_hook.clone(),
         })
@@ -392,7 +409,6 @@ mod tests {
         assert!(b.request_header("X-A\r\n", "v").is_err());
         assert!(b.request_header("X-A", "v\r\n").is_err());
         assert!(b.token_header("X-T").is_err(), "header option on a body fetcher");
-        assert!(b.client_auth_in_body(true).is_err());
         assert!(b.ttl_ms(0).is_err());
         assert!(b.timeout_ms(0).is_err());
         assert!(b.retry(0, 10).is_err());

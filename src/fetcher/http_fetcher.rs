@@ -1,15 +1,30 @@
-//! The HTTP fetch shared by body, header and client_credentials fetchers: render the request
-//! from options and context, send it, read the token out of the answer.
+//! The HTTP fetch shared by body, header and client_credentials fetchers, and the one road
+//! that every request of such a step takes: its own grant and its refresh grant are built
+//! here, shaped by the request hook and sent under the step's policy by [`HttpFetcher::exchange`].
 
-use super::builder::ClientCredentials;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::extract::{self, TokenSource};
+use crate::extract::{self, BodyFields, TokenSource};
 use crate::hooks::{self, RequestHook};
-use crate::http::{self, ContentType, Method, OnRetry, Policy, Request};
+use crate::http::{self, basic_authorization, ContentType, Method, OnRetry, Policy, Request};
+use crate::oauth2::{self, Client, ClientAuthMethod};
 use crate::template::Template;
+use crate::text::CText;
 use crate::token::{now_ms, Token};
-use base64::Engine;
+
+/// The grant a fetcher's own request carries, when it is an OAuth grant.
+#[derive(Clone)]
+pub(super) enum Grant {
+    ClientCredentials { scope: Option<String> },
+}
+
+/// Where a pipeline renews a token that carries a refresh token (`grant_type=refresh_token`).
+#[derive(Clone)]
+pub struct RefreshEndpoint {
+    pub token_url: String,
+    /// The client to authenticate as; `None`: the step's own.
+    pub client: Option<Client>,
+}
 
 /// An immutable HTTP token request description.
 pub struct HttpFetcher {
@@ -21,30 +36,31 @@ pub struct HttpFetcher {
     pub(super) content_type: ContentType,
     pub(super) source: TokenSource,
     pub(super) basic_auth: Option<(String, String)>,
-    pub(super) client: Option<ClientCredentials>,
+    pub(super) grant: Option<Grant>,
+    /// The step's OAuth client: the client_credentials client, or the Basic user.
+    pub(super) client: Option<Client>,
+    pub(super) client_auth: ClientAuthMethod,
+    pub(super) refresh: Option<RefreshEndpoint>,
     pub(super) policy: Policy,
     pub(super) request_hook: Option<RequestHook>,
-}
-
-/// `Basic base64(user:password)`; with `form_encoded`, each part is form-encoded first, as
-/// RFC 6749 section 2.3.1 asks of OAuth clients.
-pub fn basic_authorization(user: &str, password: &str, form_encoded: bool) -> String {
-    let (user, password) = if form_encoded {
-        let enc = |s: &str| http::form_encode(&[(s.to_string(), String::new())]).trim_end_matches('=').to_string();
-        (enc(user), enc(password))
-    } else {
-        (user.to_string(), password.to_string())
-    };
-    let raw = format!("{user}:{password}");
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
 fn render(list: &[(String, Template)], context: &Context) -> Result<Vec<(String, String)>> {
     list.iter().map(|(k, t)| Ok((k.clone(), t.render(context)?))).collect()
 }
 
+/// Names the step an error belongs to: errors a hook made keep their message (only the step
+/// field is set), the library's own are prefixed with the step.
+fn named(name: Option<&str>, from_hook: bool) -> impl Fn(Error) -> Error + '_ {
+    move |e| match name {
+        Some(n) if from_hook => e.with_step_field(n),
+        Some(n) => e.with_step(n),
+        None => e,
+    }
+}
+
 impl HttpFetcher {
-    /// The request this fetcher sends for `context`, before any hook.
+    /// The request of the step's own fetch for `context`, before any hook.
     pub fn request(&self, context: &Context) -> Result<Request> {
         let headers = render(&self.headers, context)?;
         for (k, v) in &headers {
@@ -64,21 +80,36 @@ impl HttpFetcher {
         if let Some((user, password)) = &self.basic_auth {
             request.headers.push(("Authorization".into(), basic_authorization(user, password, false)));
         }
-        if let Some(c) = &self.client {
-            request.data.retain(|(k, _)| !matches!(k.as_str(), "grant_type" | "scope" | "client_id" | "client_secret"));
-            request.data.insert(0, ("grant_type".into(), "client_credentials".into()));
-            if let Some(scope) = &c.scope {
-                request.data.push(("scope".into(), scope.clone()));
-            }
-            if c.in_body {
-                request.data.push(("client_id".into(), c.id.clone()));
-                request.data.push(("client_secret".into(), c.secret.clone()));
-            } else {
-                request.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
-                request.headers.push(("Authorization".into(), basic_authorization(&c.id, &c.secret, true)));
+        if let Some(Grant::ClientCredentials { scope }) = &self.grant {
+            request.data.retain(|(k, _)| !oauth2::GRANT_FIELDS.contains(&k.as_str()));
+            let mut form = oauth2::client_credentials_form(scope.as_deref());
+            form.append(&mut request.data);
+            request.data = form;
+            if let Some(client) = &self.client {
+                client.authenticate(self.client_auth, &mut request);
             }
         }
         Ok(request)
+    }
+
+    /// The refresh grant for `refresh_token`, before any hook: a form POSTed to the refresh
+    /// endpoint, the client authenticated as the step's own grant is. `None` without a
+    /// refresh endpoint.
+    pub fn refresh_request(&self, refresh_token: &str) -> Option<Request> {
+        let endpoint = self.refresh.as_ref()?;
+        let mut request = Request {
+            method: Method::Post,
+            url: endpoint.token_url.clone(),
+            headers: Vec::new(),
+            data: oauth2::refresh_form(refresh_token),
+            query: Vec::new(),
+            content_type: ContentType::Form,
+            raw_body: None,
+        };
+        if let Some(client) = endpoint.client.as_ref().or(self.client.as_ref()) {
+            client.authenticate(self.client_auth, &mut request);
+        }
+        Some(request)
     }
 
     /// The total deadline of one fetch.
@@ -86,27 +117,58 @@ impl HttpFetcher {
         self.policy.timeout
     }
 
-    /// Builds the request (options, templates, then the request hook), sends it and reads
-    /// the token out of the answer.
-    pub fn fetch(&self, context: Option<&Context>, ttl_ms: Option<i64>, on_retry: Option<&OnRetry<'_>>) -> Result<Token> {
-        let empty = Context::new();
-        let mut request = self.request(context.unwrap_or(&empty))?;
-        if let Some(hook) = &self.request_hook {
-            hooks::run_request_hook(hook, context, &mut request)?;
-        }
-        let response = http::send(&request, &self.policy, on_retry)?;
-        extract::token_from_response(&response, &self.source, ttl_ms, now_ms())
+    pub fn refresh_endpoint(&self) -> Option<&RefreshEndpoint> {
+        self.refresh.as_ref()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// The step's own fetch: builds the request from options and context, then [`Self::exchange`].
+    /// Errors name the step `name`.
+    pub fn fetch(&self, name: Option<&str>, context: Option<&Context>, ttl_ms: Option<i64>, on_retry: Option<&OnRetry<'_>>) -> Result<Token> {
+        let empty = Context::new();
+        let request = self.request(context.unwrap_or(&empty)).map_err(named(name, false))?;
+        self.exchange(name, request, context, &self.policy, &self.source, ttl_ms, on_retry)
+    }
 
-    #[test]
-    fn basic_authorization_encodes() {
-        assert_eq!(basic_authorization("Aladdin", "open sesame", false), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-        // RFC 6749 2.3.1: form-encoded first, so ':' in the id cannot split it.
-        assert_eq!(basic_authorization("a:b", "c d", true), basic_authorization("a%3Ab", "c+d", false));
+    /// The refresh grant (`None` without a refresh endpoint), through [`Self::exchange`] under
+    /// the step's policy, except that a request whose fate is unknown is not retried (the
+    /// server may have rotated the refresh token). An answer without a new refresh token
+    /// keeps `refresh_token`.
+    pub fn refresh(
+        &self,
+        name: Option<&str>,
+        context: Option<&Context>,
+        refresh_token: &CText,
+        ttl_ms: Option<i64>,
+        on_retry: Option<&OnRetry<'_>>,
+    ) -> Option<Result<Token>> {
+        let request = self.refresh_request(refresh_token.as_str())?;
+        let policy = Policy { retry_after_send: false, ..self.policy };
+        let source = TokenSource::Body(BodyFields::default());
+        let result = self.exchange(name, request, context, &policy, &source, ttl_ms, on_retry);
+        Some(result.map(|t| match t.refresh_token() {
+            Some(_) => t,
+            None => t.with_refresh_token(Some(refresh_token)),
+        }))
+    }
+
+    /// The one road of every request a step sends: the request hook shapes it, it is sent
+    /// under `policy` (TLS, deadline, retries, Retry-After), and the token is read out of the
+    /// answer. `ttl_ms` overrides the answer's lifetime.
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        &self,
+        name: Option<&str>,
+        mut request: Request,
+        context: Option<&Context>,
+        policy: &Policy,
+        source: &TokenSource,
+        ttl_ms: Option<i64>,
+        on_retry: Option<&OnRetry<'_>>,
+    ) -> Result<Token> {
+        if let Some(hook) = &self.request_hook {
+            hooks::run_request_hook(hook, context, &mut request).map_err(named(name, true))?;
+        }
+        let response = http::send(&request, policy, on_retry).map_err(named(name, false))?;
+        extract::token_from_response(&response, source, ttl_ms, now_ms()).map_err(named(name, false))
     }
 }

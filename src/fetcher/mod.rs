@@ -6,7 +6,7 @@ mod builder;
 mod http_fetcher;
 
 pub use builder::{FetcherBuilder, Kind};
-pub use http_fetcher::{basic_authorization, HttpFetcher};
+pub use http_fetcher::{HttpFetcher, RefreshEndpoint};
 
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
@@ -16,15 +16,6 @@ use crate::token::{now_ms, Token};
 use crate::http::OnRetry;
 use std::fmt;
 use std::time::Duration;
-
-/// Where a pipeline renews a cached token that carries a refresh token
-/// (`grant_type=refresh_token`); no secret means a public client.
-#[derive(Clone)]
-pub struct RefreshEndpoint {
-    pub token_url: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-}
 
 enum Imp {
     Http(HttpFetcher),
@@ -38,7 +29,6 @@ pub struct Fetcher {
     ttl_ms: Option<i64>,
     imp: Imp,
     error_hook: Option<ErrorHook>,
-    refresh: Option<RefreshEndpoint>,
 }
 
 /// Checks a step name and its dependencies: `INVALID_ARGUMENT` for empty names, `CONFIG` for
@@ -73,7 +63,7 @@ impl Fetcher {
         error_hook: Option<ErrorHook>,
     ) -> Result<Fetcher> {
         let (name, depends_on) = check_names(name, depends_on)?;
-        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook, refresh: None })
+        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook })
     }
 
     /// A step whose fetch is `fetch` (CustomTokenFetcher). `ttl_ms` overrides the returned
@@ -106,7 +96,10 @@ impl Fetcher {
 
     /// Where a pipeline renews this step's tokens, if anywhere.
     pub fn refresh_endpoint(&self) -> Option<&RefreshEndpoint> {
-        self.refresh.as_ref()
+        match &self.imp {
+            Imp::Http(h) => h.refresh_endpoint(),
+            Imp::Custom(_) => None,
+        }
     }
 
     /// The total deadline of one fetch (30 s for custom fetchers, which set their own).
@@ -126,13 +119,30 @@ impl Fetcher {
     /// [`Self::fetch`], telling `on_retry` of each HTTP retry.
     pub fn fetch_observed(&self, context: Option<&Context>, on_retry: Option<&OnRetry<'_>>) -> Result<Token> {
         let result = self.check_dependencies(context).and_then(|()| match &self.imp {
-            Imp::Http(h) => h.fetch(context, self.ttl_ms, on_retry).map_err(|e| e.with_step(self.name.as_str())),
+            Imp::Http(h) => h.fetch(Some(self.name.as_str()), context, self.ttl_ms, on_retry),
             Imp::Custom(f) => self.fetch_custom(f, context),
         });
         if let Err(e) = &result {
             self.report(e, context);
         }
         result
+    }
+
+    /// Renews a token through the step's refresh endpoint (`grant_type=refresh_token`) by the
+    /// same road as [`Self::fetch`]: the step's TLS settings, deadline, retries, request hook,
+    /// error hook and client authentication. `None` when the step has no refresh endpoint.
+    pub fn refresh_observed(
+        &self,
+        context: Option<&Context>,
+        refresh_token: &CText,
+        on_retry: Option<&OnRetry<'_>>,
+    ) -> Option<Result<Token>> {
+        let Imp::Http(h) = &self.imp else { return None };
+        let result = h.refresh(Some(self.name.as_str()), context, refresh_token, self.ttl_ms, on_retry)?;
+        if let Err(e) = &result {
+            self.report(e, context);
+        }
+        Some(result)
     }
 
     /// Tells the error hook (if any) of a failure that concerns this step.

@@ -1,9 +1,10 @@
 //! `tokenforge_context`: tokens of earlier steps by step name. Single-threaded: one thread at
 //! a time may use it; fetchers only read it.
 
-use super::token::{token_share, tokenforge_token};
+use super::handle::{arg_mut, borrow, clone_arc, take_box, to_box, Castable, OwnershipBox};
+use super::token::tokenforge_token;
+use super::{fallible, guarded, str_arg};
 use crate::error::Error;
-use super::{arg_mut, borrow, fallible, guarded, str_arg, take, to_c, Castable};
 use crate::context::Context;
 use std::ffi::c_char;
 use std::ptr;
@@ -14,6 +15,7 @@ pub struct tokenforge_context {
 }
 
 impl Castable for tokenforge_context {
+    type Ownership = OwnershipBox;
     type Rust = Context;
 }
 
@@ -21,7 +23,7 @@ impl Castable for tokenforge_context {
 /// by one thread at a time.
 #[no_mangle]
 pub extern "C" fn tokenforge_context_new() -> *mut tokenforge_context {
-    guarded!(ptr::null_mut(), { to_c(Context::new()) })
+    guarded!(ptr::null_mut(), { to_box(Context::new()) })
 }
 
 /// Sets the token of step `name` to a copy of `t` (replacing any earlier one; tokens borrowed
@@ -43,7 +45,7 @@ pub unsafe extern "C" fn tokenforge_context_set(
         if name.is_empty() {
             return Err(Error::invalid_argument("name must not be empty"));
         }
-        let t = unsafe { token_share(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
+        let t = unsafe { clone_arc(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
         c.set(name, t);
         Ok(())
     })
@@ -80,5 +82,5 @@ pub unsafe extern "C" fn tokenforge_context_len(c: *const tokenforge_context) ->
 /// `c` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_context_free(c: *mut tokenforge_context) {
-    guarded!((), { drop(unsafe { take(c) }) })
+    guarded!((), { drop(unsafe { take_box(c) }) })
 }

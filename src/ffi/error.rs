@@ -1,11 +1,13 @@
 //! `tokenforge_error`: what went wrong. Immutable; safe to read from many threads. Every
 //! string it returns is borrowed from it and valid until `tokenforge_error_free`.
 
+use super::handle::{arg_mut, borrow, take_box, to_box, Castable, OwnershipBox};
 use super::result::ResultArg;
-use super::{borrow, guarded, str_arg, take, to_c, Castable};
+use super::userdata::{tokenforge_free_userdata, UserData};
+use super::{fallible, guarded, str_arg};
 use crate::error::{Error, ResultCode};
 use crate::text::CText;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::ptr;
 
 /// An error: code, message (never a secret), HTTP status, step, RFC 6749 fields, Retry-After
@@ -15,6 +17,7 @@ pub struct tokenforge_error {
 }
 
 impl Castable for tokenforge_error {
+    type Ownership = OwnershipBox;
     type Rust = Error;
 }
 
@@ -32,7 +35,7 @@ fn ptr_of(text: Option<&CText>) -> *const c_char {
 pub unsafe extern "C" fn tokenforge_error_new(code: ResultArg, message: *const c_char) -> *mut tokenforge_error {
     guarded!(ptr::null_mut(), {
         match (code.code(), unsafe { str_arg(message, "message") }) {
-            (Some(code), Ok(message)) if code != ResultCode::Ok => to_c(Error::new(code, message)),
+            (Some(code), Ok(message)) if code != ResultCode::Ok => to_box(Error::new(code, message)),
             _ => ptr::null_mut(),
         }
     })
@@ -122,5 +125,48 @@ pub unsafe extern "C" fn tokenforge_error_is_retryable(e: *const tokenforge_erro
 /// `e` is NULL or a live error, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_free(e: *mut tokenforge_error) {
-    guarded!((), { drop(unsafe { take(e) }) })
+    guarded!((), { drop(unsafe { take_box(e) }) })
+}
+
+/// Attaches `cause` to `e`, replacing any earlier cause: a userdata of the caller's (a host
+/// language's own error value, say) that travels with the error through the library. The
+/// library owns `cause` from now on (see `tokenforge_free_userdata`): errors the library
+/// derives from `e` (copies handed to callers sharing a fetch, a dependent step's
+/// `DEPENDENCY` error, a storage error) carry the same cause, and `free_cause` (nullable) is
+/// called once, when the last of them is freed (which may be later than `e`: a pipeline keeps
+/// a step's last failure). Only the code that attached a cause knows what it is; recognise
+/// your own before using one. `INVALID_ARGUMENT` when `e` is NULL (`free_cause` is then
+/// called at once). Before handing `e` on, from one thread.
+///
+/// # Safety
+/// `e` is NULL or a live error the caller owns; `free_cause` is NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_set_cause(
+    e: *mut tokenforge_error,
+    cause: *mut c_void,
+    free_cause: tokenforge_free_userdata,
+) -> ResultCode {
+    let data = UserData::new(cause, free_cause);
+    fallible!(std::ptr::null_mut(), {
+        // SAFETY: the caller passes what the Safety section says.
+        let e = unsafe { arg_mut(e, "error") }?;
+        *e = e.clone().with_cause(Some(data));
+        Ok(())
+    })
+}
+
+/// The cause attached with `tokenforge_error_set_cause` to this error or to the error it was
+/// derived from; NULL when none (or `e` is NULL). Still owned by the library.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_cause(e: *const tokenforge_error) -> *mut c_void {
+    guarded!(std::ptr::null_mut(), {
+        // SAFETY: the caller passes what the Safety section says.
+        unsafe { borrow(e) }
+            .and_then(Error::cause)
+            .and_then(UserData::of_cause)
+            .map_or(std::ptr::null_mut(), UserData::ptr)
+    })
 }

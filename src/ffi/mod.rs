@@ -1,85 +1,41 @@
 //! The C ABI: `extern "C"` functions only, one file per C type. Nothing here decides
 //! behaviour; it checks pointers and strings, moves ownership, and catches panics.
 //!
-//! Handles are `Box`es of Rust values behind opaque C types; [`Castable`] ties each opaque
-//! type to its Rust type so that the pointer conversions live here, in one place.
+//! Handles are Rust values behind opaque C types; [`handle`] ties each opaque type to its
+//! Rust type and ownership kind, so that the pointer conversions live in one place and
+//! freeing a borrowed handle does not compile.
+//!
+//! Every `extern "C"` function's safety argument is its `# Safety` section: the caller passes
+//! what it says, and each `unsafe` block inside relies on exactly that.
 
 #![allow(non_camel_case_types)]
 
 pub mod context;
 pub mod error;
+pub mod event;
 pub mod fetcher;
-pub mod hooks;
+pub mod fetcher_builder;
+pub mod handle;
 pub mod oauth2;
 pub mod pipeline;
+pub mod request;
 pub mod result;
 pub mod storage;
 pub mod token;
+pub mod userdata;
 
 use crate::error::{Error, ResultCode};
 use std::ffi::{c_char, CStr};
 
-/// Ties an opaque C type to the Rust value its pointers point at.
-pub(crate) trait Castable {
-    type Rust;
-}
-
-/// Boxes `value` and hands it to C as `*mut C`.
-pub(crate) fn to_c<C: Castable>(value: C::Rust) -> *mut C {
-    Box::into_raw(Box::new(value)).cast()
-}
-
-/// Borrows the value behind `p`; `None` for NULL.
-///
-/// # Safety
-/// `p` is NULL or was made by [`to_c`] for the same `C` and not yet freed.
-pub(crate) unsafe fn borrow<'a, C: Castable>(p: *const C) -> Option<&'a C::Rust> {
-    unsafe { p.cast::<C::Rust>().as_ref() }
-}
-
-/// Borrows the value behind `p` mutably; `None` for NULL.
-///
-/// # Safety
-/// As [`borrow`], and no other reference to the value exists during the borrow.
-pub(crate) unsafe fn borrow_mut<'a, C: Castable>(p: *mut C) -> Option<&'a mut C::Rust> {
-    unsafe { p.cast::<C::Rust>().as_mut() }
-}
-
-/// Takes back ownership of the value behind `p`; `None` for NULL.
-///
-/// # Safety
-/// As [`borrow`]; `p` is not used again.
-pub(crate) unsafe fn take<C: Castable>(p: *mut C) -> Option<C::Rust> {
-    if p.is_null() {
-        return None;
-    }
-    Some(*unsafe { Box::from_raw(p.cast::<C::Rust>()) })
-}
-
-/// A required object argument, or `INVALID_ARGUMENT` naming it.
-///
-/// # Safety
-/// As [`borrow`].
-pub(crate) unsafe fn arg<'a, C: Castable>(p: *const C, what: &str) -> Result<&'a C::Rust, Error> {
-    unsafe { borrow(p) }.ok_or_else(|| Error::invalid_argument(format!("{what} is NULL")))
-}
-
-/// A required mutable object argument, or `INVALID_ARGUMENT` naming it.
-///
-/// # Safety
-/// As [`borrow_mut`].
-pub(crate) unsafe fn arg_mut<'a, C: Castable>(p: *mut C, what: &str) -> Result<&'a mut C::Rust, Error> {
-    unsafe { borrow_mut(p) }.ok_or_else(|| Error::invalid_argument(format!("{what} is NULL")))
-}
-
 /// A required string argument: `INVALID_ARGUMENT` for NULL or invalid UTF-8.
 ///
 /// # Safety
-/// `p` is NULL or points at a NUL-terminated string.
+/// `p` is NULL or points at a NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
     if p.is_null() {
         return Err(Error::invalid_argument(format!("{what} is NULL")));
     }
+    // SAFETY: p is not NULL, and the caller vouches that it is NUL-terminated.
     unsafe { CStr::from_ptr(p) }
         .to_str()
         .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
@@ -93,17 +49,26 @@ pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Opt
     if p.is_null() {
         return Ok(None);
     }
+    // SAFETY: forwarded from the caller.
     unsafe { str_arg(p, what) }.map(Some)
 }
 
-/// Writes `value` to the out-parameter `out` (checked non-NULL by the caller's code path).
+/// Fails with `INVALID_ARGUMENT` when the out-parameter `out` is NULL: checked before the
+/// work, so that nothing is done for a result nobody can receive.
+pub(crate) fn out_arg<T>(out: *mut T) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(Error::invalid_argument("out-parameter is NULL"));
+    }
+    Ok(())
+}
+
+/// Writes `value` to the out-parameter `out`.
 ///
 /// # Safety
 /// `out` is NULL or valid for a write.
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Error> {
-    if out.is_null() {
-        return Err(Error::invalid_argument("out-parameter is NULL"));
-    }
+    out_arg(out)?;
+    // SAFETY: out is not NULL, and the caller vouches that it is valid for a write.
     unsafe { out.write(value) };
     Ok(())
 }
@@ -115,7 +80,8 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Error> {
 pub(crate) unsafe fn fail(e: Error, err: *mut *mut error::tokenforge_error) -> ResultCode {
     let code = e.code();
     if !err.is_null() {
-        unsafe { err.write(to_c(e)) };
+        // SAFETY: err is not NULL, and the caller vouches that it is valid for a write.
+        unsafe { err.write(handle::to_box(e)) };
     }
     code
 }
@@ -134,7 +100,9 @@ macro_rules! fallible {
         let run = || -> ::std::result::Result<(), $crate::error::Error> { $body };
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(run)) {
             Ok(Ok(())) => $crate::error::ResultCode::Ok,
+            // SAFETY: $err is NULL or writable: every fallible function's Safety section says so.
             Ok(Err(e)) => unsafe { $crate::ffi::fail(e, err) },
+            // SAFETY: as above.
             Err(_) => unsafe { $crate::ffi::fail($crate::ffi::panic_error(), err) },
         }
     }};
@@ -175,8 +143,11 @@ mod tests {
         assert!(err.is_null(), "no error on success");
         assert_eq!(run(1, ptr::null_mut()), ResultCode::Config, "err may be NULL");
         assert_eq!(run(2, &mut err), ResultCode::Panic);
-        assert_eq!(unsafe { tokenforge_error_code(err) }, ResultCode::Panic);
-        unsafe { tokenforge_error_free(err) };
+        // SAFETY: err is the error the boundary just made; it is freed once.
+        unsafe {
+            assert_eq!(tokenforge_error_code(err), ResultCode::Panic);
+            tokenforge_error_free(err);
+        }
         assert_eq!(guarded!(7, { panic!("boom") }), 7);
     }
 }

@@ -1,9 +1,10 @@
 //! `tokenforge_oauth2_refresh` (apiconfig's refresh_oauth2_token).
 
 use super::error::tokenforge_error;
-use super::token::{token_to_c, tokenforge_token};
-use super::{fallible, opt_str_arg, str_arg, write_out};
-use crate::error::{Error, ResultCode};
+use super::handle::to_arc;
+use super::token::tokenforge_token;
+use super::{fallible, opt_str_arg, out_arg, str_arg, write_out};
+use crate::error::ResultCode;
 use std::ffi::c_char;
 
 /// POSTs `grant_type=refresh_token` to `token_url` and returns the new token with its expiry
@@ -35,10 +36,8 @@ pub unsafe extern "C" fn tokenforge_oauth2_refresh(
         let refresh_token = unsafe { str_arg(refresh_token, "refresh_token") }?;
         let client_id = unsafe { str_arg(client_id, "client_id") }?;
         let client_secret = unsafe { opt_str_arg(client_secret, "client_secret") }?;
-        if out.is_null() {
-            return Err(Error::invalid_argument("out-parameter is NULL"));
-        }
+        out_arg(out)?;
         let token = crate::oauth2::refresh(token_url, refresh_token, client_id, client_secret, timeout_ms)?;
-        unsafe { write_out(out, token_to_c(std::sync::Arc::new(token))) }
+        unsafe { write_out(out, to_arc::<tokenforge_token>(std::sync::Arc::new(token))) }
     })
 }

@@ -2,13 +2,15 @@
 //! it from any number of threads at once (`const *`).
 
 use super::error::tokenforge_error;
+use super::event::{event_hook, tokenforge_event_hook};
 use super::fetcher::tokenforge_fetcher;
-use super::hooks::{tokenforge_free_userdata, UserData};
+use super::handle::{arg, arg_mut, clone_arc, take_box, to_arc, to_box, Castable, OwnershipBox};
 use super::storage::tokenforge_storage;
-use super::token::{token_to_c, tokenforge_token};
-use super::{arg, arg_mut, fallible, guarded, opt_str_arg, str_arg, take, to_c, write_out, Castable};
+use super::token::tokenforge_token;
+use super::userdata::{tokenforge_free_userdata, UserData};
+use super::{fallible, guarded, opt_str_arg, out_arg, str_arg, write_out};
 use crate::error::{Error, ResultCode};
-use crate::pipeline::{Event, EventKind, Pipeline};
+use crate::pipeline::Pipeline;
 use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::sync::Arc;
@@ -21,35 +23,14 @@ pub struct tokenforge_pipeline {
 }
 
 impl Castable for tokenforge_pipeline {
+    type Ownership = OwnershipBox;
     type Rust = Pipeline;
 }
-
-/// One pipeline event, borrowed for the duration of the event hook call.
-#[repr(C)]
-pub struct tokenforge_event {
-    /// What happened.
-    pub kind: EventKind,
-    /// The step concerned.
-    pub step: *const c_char,
-    /// Fetch and refresh events: how long it took; retry events: the wait before the retry.
-    pub duration_us: i64,
-    /// Expiry of the token concerned (Unix epoch ms), `TOKENFORGE_NO_EXPIRY` when unknown.
-    pub expires_at_ms: i64,
-    /// Retry events: the number of the attempt about to start (2 for the first retry).
-    pub attempt: u32,
-    /// Failure and stale-served events: the error; NULL otherwise.
-    pub error: *const tokenforge_error,
-}
-
-/// Called once per event, synchronously, on the thread where it happened (a cache hit on the
-/// caller's thread, a parallel dependency fetch on a library thread). Must be quick and must
-/// not call back into the same pipeline.
-pub type tokenforge_event_hook = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const tokenforge_event)>;
 
 /// An empty pipeline (refresh margin 60 s, default lifetime 10 min), owned by the caller.
 #[no_mangle]
 pub extern "C" fn tokenforge_pipeline_new() -> *mut tokenforge_pipeline {
-    guarded!(ptr::null_mut(), { to_c(Pipeline::new()) })
+    guarded!(ptr::null_mut(), { to_box(Pipeline::new()) })
 }
 
 /// Adds a step; the pipeline keeps its own reference to `f`, the caller still frees `f`.
@@ -66,8 +47,8 @@ pub unsafe extern "C" fn tokenforge_pipeline_add(
 ) -> ResultCode {
     fallible!(err, {
         let p = unsafe { arg_mut(p, "pipeline") }?;
-        let f = unsafe { arg(f, "fetcher") }?;
-        p.add(Arc::clone(f))
+        let f = unsafe { clone_arc(f) }.ok_or_else(|| Error::invalid_argument("fetcher is NULL"))?;
+        p.add(f)
     })
 }
 
@@ -147,11 +128,9 @@ pub unsafe extern "C" fn tokenforge_pipeline_get(
     fallible!(err, {
         let p = unsafe { arg(p, "pipeline") }?;
         let step = unsafe { str_arg(step, "step") }?;
-        if out.is_null() {
-            return Err(Error::invalid_argument("out-parameter is NULL"));
-        }
+        out_arg(out)?;
         let token = p.get(step)?;
-        unsafe { write_out(out, token_to_c(token)) }
+        unsafe { write_out(out, to_arc::<tokenforge_token>(token)) }
     })
 }
 
@@ -210,17 +189,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_event_hook(
     fallible!(err, {
         let p = unsafe { arg_mut(p, "pipeline") }?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
-        p.set_event_hook(Arc::new(move |e: &Event<'_>| {
-            let event = tokenforge_event {
-                kind: e.kind,
-                step: e.step.as_ptr(),
-                duration_us: i64::try_from(e.duration.as_micros()).unwrap_or(i64::MAX),
-                expires_at_ms: e.expires_at_ms.unwrap_or(crate::token::NO_EXPIRY),
-                attempt: e.attempt,
-                error: e.error.map_or(ptr::null(), |x| ptr::from_ref(x).cast()),
-            };
-            unsafe { hook(data.ptr(), &event) };
-        }));
+        p.set_event_hook(event_hook(hook, data));
         Ok(())
     })
 }
@@ -242,11 +211,9 @@ pub unsafe extern "C" fn tokenforge_pipeline_from_json(
 ) -> ResultCode {
     fallible!(err, {
         let json = unsafe { str_arg(json, "json") }?;
-        if out.is_null() {
-            return Err(Error::invalid_argument("out-parameter is NULL"));
-        }
+        out_arg(out)?;
         let p = crate::pipeline::from_json(json)?;
-        unsafe { write_out(out, to_c(p)) }
+        unsafe { write_out(out, to_box(p)) }
     })
 }
 
@@ -258,5 +225,5 @@ pub unsafe extern "C" fn tokenforge_pipeline_from_json(
 /// `p` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_pipeline_free(p: *mut tokenforge_pipeline) {
-    guarded!((), { drop(unsafe { take(p) }) })
+    guarded!((), { drop(unsafe { take_box(p) }) })
 }

@@ -2,10 +2,11 @@
 //! it from many threads at once.
 
 use super::error::tokenforge_error;
-use super::hooks::{callback_outcome, tokenforge_free_userdata, UserData};
+use super::handle::{arg, clone_arc, take_arc, take_box, to_arc, to_box, Castable, OwnershipBox};
 use super::result::ResultArg;
-use super::token::{token_from_c, token_share, token_to_c, tokenforge_token};
-use super::{arg, fallible, guarded, str_arg, take, to_c, write_out, Castable};
+use super::token::tokenforge_token;
+use super::userdata::{callback_outcome, tokenforge_free_userdata, UserData};
+use super::{fallible, guarded, out_arg, str_arg, write_out};
 use crate::error::{Error, Result, ResultCode};
 use crate::storage::{MemoryStorage, TokenStorage};
 use crate::text::CText;
@@ -21,6 +22,7 @@ pub struct tokenforge_storage {
 }
 
 impl Castable for tokenforge_storage {
+    type Ownership = OwnershipBox;
     type Rust = Arc<dyn TokenStorage>;
 }
 
@@ -29,7 +31,7 @@ impl Castable for tokenforge_storage {
 pub extern "C" fn tokenforge_storage_new_memory() -> *mut tokenforge_storage {
     guarded!(ptr::null_mut(), {
         let storage: Arc<dyn TokenStorage> = Arc::new(MemoryStorage::new());
-        to_c(storage)
+        to_box(storage)
     })
 }
 
@@ -47,7 +49,7 @@ pub unsafe extern "C" fn tokenforge_storage_store(
 ) -> ResultCode {
     fallible!(err, {
         let s = unsafe { arg(s, "storage") }?;
-        let t = unsafe { token_share(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
+        let t = unsafe { clone_arc(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
         s.store(unsafe { str_arg(key, "key") }?, &t)
     })
 }
@@ -68,11 +70,9 @@ pub unsafe extern "C" fn tokenforge_storage_retrieve(
     fallible!(err, {
         let s = unsafe { arg(s, "storage") }?;
         let key = unsafe { str_arg(key, "key") }?;
-        if out.is_null() {
-            return Err(Error::invalid_argument("out-parameter is NULL"));
-        }
+        out_arg(out)?;
         let token = s.retrieve(key)?;
-        unsafe { write_out(out, token.map_or(ptr::null_mut(), token_to_c)) }
+        unsafe { write_out(out, token.map_or(ptr::null_mut(), to_arc)) }
     })
 }
 
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn tokenforge_storage_delete(
 /// `s` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_storage_free(s: *mut tokenforge_storage) {
-    guarded!((), { drop(unsafe { take(s) }) })
+    guarded!((), { drop(unsafe { take_box(s) }) })
 }
 
 /// The callbacks of a storage written in C. Set `struct_size` to
@@ -142,9 +142,10 @@ impl CallbackStorage {
         let key = CText::new(key).ok_or_else(|| Error::invalid_argument("key contains NUL"))?;
         let mut error: *mut tokenforge_error = ptr::null_mut();
         let rc = f(key.as_ptr(), &mut error);
+        // SAFETY: the callback hands over the error it wrote (or NULL).
         match unsafe { callback_outcome(what, rc, error) } {
             None => Ok(()),
-            Some(e) => Err(Error::storage(format!("{what} failed: {}", e.message()))),
+            Some(e) => Err(Error::storage(format!("{what} failed: {}", e.message())).with_cause(e.cause().cloned())),
         }
     }
 }
@@ -153,19 +154,26 @@ impl TokenStorage for CallbackStorage {
     fn store(&self, key: &str, token: &Arc<Token>) -> Result<()> {
         let store = self.callbacks.store_token.expect("checked at construction");
         let t: *const tokenforge_token = Arc::as_ptr(token).cast();
+        // SAFETY: store is the caller's callback for this userdata; key, t and e are live for
+        // the call.
         self.call("store_token callback", key, |k, e| unsafe { store(self.data.ptr(), k, t, e) })
     }
 
     fn retrieve(&self, key: &str) -> Result<Option<Arc<Token>>> {
         let retrieve = self.callbacks.retrieve_token.expect("checked at construction");
         let mut out: *mut tokenforge_token = ptr::null_mut();
+        // SAFETY: retrieve is the caller's callback for this userdata; key, out and e are live
+        // for the call.
         let result = self.call("retrieve_token callback", key, |k, e| unsafe { retrieve(self.data.ptr(), k, &mut out, e) });
-        let token = unsafe { token_from_c(out) };
+        // SAFETY: the callback hands over the token it wrote (or NULL).
+        let token = unsafe { take_arc(out) };
         result.map(|()| token)
     }
 
     fn delete(&self, key: &str) -> Result<()> {
         let delete = self.callbacks.delete_token.expect("checked at construction");
+        // SAFETY: delete is the caller's callback for this userdata; key and e are live for the
+        // call.
         self.call("delete_token callback", key, |k, e| unsafe { delete(self.data.ptr(), k, e) })
     }
 }
@@ -206,6 +214,6 @@ pub unsafe extern "C" fn tokenforge_storage_new_custom(
             return Err(Error::invalid_argument("out-parameter is NULL"));
         }
         let storage: Arc<dyn TokenStorage> = Arc::new(CallbackStorage { callbacks, data });
-        unsafe { write_out(out, to_c(storage)) }
+        unsafe { write_out(out, to_box(storage)) }
     })
 }

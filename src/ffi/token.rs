@@ -2,7 +2,8 @@
 //! returns are borrowed from it and valid until `tokenforge_token_free`; its memory is
 //! zeroed when freed.
 
-use super::{borrow, guarded, opt_str_arg, str_arg, Castable};
+use super::handle::{borrow, clone_arc, take_arc, to_arc, Castable, OwnershipArc};
+use super::{guarded, opt_str_arg, str_arg};
 use crate::text::CText;
 use crate::token::{Token, NO_EXPIRY};
 use std::ffi::c_char;
@@ -18,33 +19,11 @@ pub struct tokenforge_token {
     _private: [u8; 0],
 }
 
+/// Tokens are reference-counted: a "copy" shares the immutable token, and its memory is
+/// zeroed when the last reference goes.
 impl Castable for tokenforge_token {
+    type Ownership = OwnershipArc;
     type Rust = Token;
-}
-
-/// Hands a token to C. Tokens are reference-counted: a "copy" shares the immutable token, and
-/// its memory is zeroed when the last reference goes.
-pub(crate) fn token_to_c(token: Arc<Token>) -> *mut tokenforge_token {
-    Arc::into_raw(token).cast_mut().cast()
-}
-
-/// Another reference to a token C holds; `None` for NULL.
-///
-/// # Safety
-/// `p` is NULL or a live token (every token C sees lives in an `Arc`).
-pub(crate) unsafe fn token_share(p: *const tokenforge_token) -> Option<Arc<Token>> {
-    (!p.is_null()).then(|| unsafe {
-        Arc::increment_strong_count(p.cast::<Token>());
-        Arc::from_raw(p.cast::<Token>())
-    })
-}
-
-/// Takes back a token C handed over; `None` for NULL.
-///
-/// # Safety
-/// `p` is NULL or came from [`token_to_c`] and is not used again.
-pub(crate) unsafe fn token_from_c(p: *mut tokenforge_token) -> Option<Arc<Token>> {
-    (!p.is_null()).then(|| unsafe { Arc::from_raw(p.cast::<Token>()) })
 }
 
 fn ptr_of(text: Option<&CText>) -> *const c_char {
@@ -76,7 +55,7 @@ pub unsafe extern "C" fn tokenforge_token_new(
             let expires = (expires_at_ms >= 0).then_some(expires_at_ms);
             Token::new(access, token_type, expires, refresh)
         })();
-        made.map_or(ptr::null_mut(), |t| token_to_c(Arc::new(t)))
+        made.map_or(ptr::null_mut(), |t| to_arc(Arc::new(t)))
     })
 }
 
@@ -87,12 +66,8 @@ pub unsafe extern "C" fn tokenforge_token_new(
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_clone(t: *const tokenforge_token) -> *mut tokenforge_token {
-    guarded!(ptr::null_mut(), {
-        if !t.is_null() {
-            unsafe { Arc::increment_strong_count(t.cast::<Token>()) };
-        }
-        t.cast_mut()
-    })
+    // SAFETY: the caller passes what the Safety section says.
+    guarded!(ptr::null_mut(), { unsafe { clone_arc(t) }.map_or(ptr::null_mut(), to_arc) })
 }
 
 /// Frees a token, zeroing its secrets. NULL is a no-op; freeing twice is undefined. Not while
@@ -103,7 +78,8 @@ pub unsafe extern "C" fn tokenforge_token_clone(t: *const tokenforge_token) -> *
 /// context are freed with the context, never here.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_free(t: *mut tokenforge_token) {
-    guarded!((), { drop(unsafe { token_from_c(t) }) })
+    // SAFETY: the caller passes what the Safety section says.
+    guarded!((), { drop(unsafe { take_arc(t) }) })
 }
 
 /// The access token; NULL when `t` is NULL. Borrowed from `t`.

@@ -1,5 +1,5 @@
 //! Pipeline events, for logging and measuring: one per cache hit, fetch, refresh, retry,
-//! failure, stale token served, token loaded from storage, and invalidation.
+//! failure, stale token served, token loaded from storage, storage failure, and invalidation.
 
 use crate::error::Error;
 use std::sync::Arc;
@@ -27,6 +27,9 @@ pub enum EventKind {
     StaleServed = 7,
     /// A token was taken from storage instead of being fetched.
     LoadedFromStorage = 8,
+    /// The storage failed (read, write or delete); `error` says why. The get went on
+    /// without it.
+    StorageFailed = 9,
 }
 
 /// One event. Borrowed for the duration of the hook call.

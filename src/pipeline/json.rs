@@ -6,6 +6,7 @@ use super::Pipeline;
 use crate::error::{Error, Result};
 use crate::fetcher::FetcherBuilder;
 use crate::http::ContentType;
+use crate::oauth2::ClientAuthMethod;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -173,11 +174,7 @@ fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()
         "default_token_type" => b.default_token_type(&string(v, at)?),
         "token_header" => b.token_header(&string(v, at)?),
         "token_type" => b.token_type(&string(v, at)?),
-        "client_auth" => match string(v, at)?.as_str() {
-            "basic" => b.client_auth_in_body(false),
-            "body" => b.client_auth_in_body(true),
-            other => Err(at.error(format!("\"{other}\" is not basic or body"))),
-        },
+        "client_auth" => b.client_auth(ClientAuthMethod::parse(&string(v, at)?)?),
         "basic_auth" => {
             let mut m = object(v, at)?.clone();
             let user = string(&take(&mut m, "user").ok_or_else(|| at.error("needs \"user\""))?, at)?;
@@ -203,10 +200,10 @@ fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()
         "refresh_endpoint" => {
             let mut m = object(v, at)?.clone();
             let url = string(&take(&mut m, "token_url").ok_or_else(|| at.error("needs \"token_url\""))?, at)?;
-            let id = string(&take(&mut m, "client_id").ok_or_else(|| at.error("needs \"client_id\""))?, at)?;
+            let id = take(&mut m, "client_id").map(|v| string(&v, at)).transpose()?;
             let secret = take(&mut m, "client_secret").map(|v| string(&v, at)).transpose()?;
             no_leftovers(&m, at)?;
-            b.refresh_endpoint(&url, &id, secret.as_deref())
+            b.refresh_endpoint(&url, id.as_deref(), secret.as_deref())
         }
         _ => Err(at.error("unknown key")),
     }

@@ -394,7 +394,7 @@ impl Pipeline {
         let step = &self.steps[i];
         let fetcher = &step.fetcher;
         if check_storage && old.is_none() {
-            if let Some(token) = self.load_stored(i)? {
+            if let Some(token) = self.load_stored(i) {
                 return Ok(token);
             }
         }
@@ -415,13 +415,13 @@ impl Pipeline {
         let entry = Arc::new(self.entry_for(token.clone(), now_ms()));
         if let Some((storage, key)) = self.storage_key(i) {
             if let Err(e) = storage.store(&key, &token) {
-                fetcher.report(&e.with_step_field(fetcher.name().as_str()), Some(&context));
+                self.storage_failed(i, e, Some(&context));
             }
         }
         step.entry.store(Some(entry.clone()));
         self.emit(i, kind, started.elapsed(), Some(entry.expires_at_ms), 0, None);
         if old.is_some() {
-            self.drop_tokens(&graph.dependents[i])?;
+            self.drop_tokens(&graph.dependents[i]);
         }
         Ok(token)
     }
@@ -431,48 +431,44 @@ impl Pipeline {
         error
     }
 
-    /// A token from storage that is still fresh, cached as if fetched.
-    fn load_stored(&self, i: usize) -> Result<Option<Arc<Token>>> {
-        let Some((storage, key)) = self.storage_key(i) else { return Ok(None) };
-        let name = self.steps[i].fetcher.name().as_str();
-        let Some(token) = storage.retrieve(&key).map_err(|e| e.with_step_field(name))? else { return Ok(None) };
+    /// A storage failure never fails a get (DESIGN.md): it goes to the step's error hook and
+    /// the event hook, and the get goes on without the store.
+    fn storage_failed(&self, i: usize, e: Error, context: Option<&Context>) {
+        let fetcher = &self.steps[i].fetcher;
+        let e = e.with_step_field(fetcher.name().as_str());
+        fetcher.report(&e, context);
+        self.emit(i, EventKind::StorageFailed, Duration::ZERO, None, 0, Some(&e));
+    }
+
+    /// A token from storage that is still fresh, cached as if fetched. A store that fails is
+    /// a miss.
+    fn load_stored(&self, i: usize) -> Option<Arc<Token>> {
+        let (storage, key) = self.storage_key(i)?;
+        let token = match storage.retrieve(&key) {
+            Ok(token) => token?,
+            Err(e) => {
+                self.storage_failed(i, e, None);
+                return None;
+            }
+        };
         let now = now_ms();
         let entry = self.entry_for(token.clone(), now);
         if !entry.is_fresh(now) {
-            return Ok(None);
+            return None;
         }
         self.emit(i, EventKind::LoadedFromStorage, Duration::ZERO, Some(entry.expires_at_ms), 0, None);
         self.steps[i].entry.store(Some(Arc::new(entry)));
-        Ok(Some(token))
+        Some(token)
     }
 
     /// The refresh grant for a cached token that carries a refresh token, when the step has a
-    /// refresh endpoint. `invalid_grant` gives `None` (fall back to a full fetch). A rotated
-    /// refresh token is kept in the returned token.
+    /// refresh endpoint, sent by the step's fetcher. `invalid_grant` gives `None` (fall back to
+    /// a full fetch). A rotated refresh token is kept in the returned token.
     fn try_refresh_grant(&self, i: usize, old: &Entry, context: &Context, on_retry: &crate::http::OnRetry<'_>) -> Option<Result<Token>> {
-        let fetcher = &self.steps[i].fetcher;
-        let endpoint = fetcher.refresh_endpoint()?;
         let refresh_token = old.token.refresh_token()?;
-        let timeout = fetcher.timeout().as_millis() as u64;
-        let result = crate::oauth2::refresh_observed(
-            &endpoint.token_url,
-            refresh_token.as_str(),
-            &endpoint.client_id,
-            endpoint.client_secret.as_deref(),
-            timeout,
-            Some(on_retry),
-        );
-        match result {
-            Ok(token) => Some(Ok(token.with_ttl(fetcher.ttl_ms(), now_ms()))),
-            Err(e) if e.oauth_error().is_some_and(|c| c.as_str() == "invalid_grant") => {
-                fetcher.report(&e.clone().with_step(fetcher.name().as_str()), Some(context));
-                None
-            }
-            Err(e) => {
-                let e = e.with_step(fetcher.name().as_str());
-                fetcher.report(&e, Some(context));
-                Some(Err(e))
-            }
+        match self.steps[i].fetcher.refresh_observed(Some(context), refresh_token, Some(on_retry))? {
+            Err(e) if e.oauth_error().is_some_and(|c| c.as_str() == "invalid_grant") => None,
+            result => Some(result),
         }
     }
 
@@ -516,30 +512,35 @@ impl Pipeline {
     }
 
     /// Drops the cached (and stored) tokens of `steps`.
-    fn drop_tokens(&self, steps: &[usize]) -> Result<()> {
+    fn drop_tokens(&self, steps: &[usize]) {
         for &s in steps {
             let had = self.steps[s].entry.swap(None);
-            {
-                let mut flight = self.steps[s].flight.lock();
-                flight.backoff_until_ms = 0;
-            }
-            if let Some((storage, key)) = self.storage_key(s) {
-                storage.delete(&key).map_err(|e| e.with_step_field(self.steps[s].fetcher.name().as_str()))?;
-            }
+            self.steps[s].flight.lock().backoff_until_ms = 0;
+            self.delete_stored(s);
             if had.is_some() {
                 self.emit(s, EventKind::Invalidated, Duration::ZERO, None, 0, None);
             }
         }
-        Ok(())
     }
 
-    /// Drops the cached token of `step` and of every step that depends on it.
+    /// Deletes the stored token of step `i`; a failing store is reported.
+    fn delete_stored(&self, i: usize) {
+        if let Some((storage, key)) = self.storage_key(i) {
+            if let Err(e) = storage.delete(&key) {
+                self.storage_failed(i, e, None);
+            }
+        }
+    }
+
+    /// Drops the cached token of `step` and of every step that depends on it. A store that
+    /// fails to delete is reported (error hook, event), not returned.
     pub fn invalidate(&self, step: &str) -> Result<()> {
         let graph = self.graph()?;
         let i = self.step_index(step)?;
         let mut all = vec![i];
         all.extend_from_slice(&graph.dependents[i]);
-        self.drop_tokens(&all)
+        self.drop_tokens(&all);
+        Ok(())
     }
 
     /// [`Self::invalidate`], but only when the cached token of `step` still has
@@ -558,10 +559,8 @@ impl Pipeline {
         }
         self.emit(i, EventKind::Invalidated, Duration::ZERO, None, 0, None);
         self.steps[i].flight.lock().backoff_until_ms = 0;
-        if let Some((storage, key)) = self.storage_key(i) {
-            storage.delete(&key).map_err(|e| e.with_step_field(step))?;
-        }
-        self.drop_tokens(&graph.dependents[i])?;
+        self.delete_stored(i);
+        self.drop_tokens(&graph.dependents[i]);
         Ok(true)
     }
 

@@ -167,7 +167,8 @@ static void test_builder_bad_input(void) {
   CHECK_RC(tokenforge_fetcher_builder_set_timeout_ms(b, 0), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK_RC(tokenforge_fetcher_builder_set_retry(b, 0, 1), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK_RC(tokenforge_fetcher_builder_set_basic_auth(b, "a:b", "p"), TOKENFORGE_RESULT_INVALID_ARGUMENT);
-  CHECK_RC(tokenforge_fetcher_builder_set_client_auth_in_body(b, true), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_client_auth(b, "client_secret_magic"), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_client_auth(b, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK_RC(tokenforge_fetcher_builder_add_dependency(b, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
   /* After all that the builder still works. */
   CHECK_RC(tokenforge_fetcher_builder_set_method(b, "get"), TOKENFORGE_RESULT_OK);
