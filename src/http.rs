@@ -4,8 +4,11 @@
 //! returned, not followed; retries follow DESIGN.md.
 
 use crate::error::{status_is_retryable, Error, Result, ResultCode};
+use crate::fork;
+use arc_swap::ArcSwap;
 use base64::Engine;
 use once_cell::sync::Lazy;
+use std::sync::Arc;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
@@ -246,8 +249,32 @@ fn agent(verify_tls: bool) -> ureq::Agent {
     ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
 }
 
-static VERIFYING: Lazy<ureq::Agent> = Lazy::new(|| agent(true));
-static NOT_VERIFYING: Lazy<ureq::Agent> = Lazy::new(|| agent(false));
+/// The shared agents of one process: made afresh in a child after `fork()`, whose inherited
+/// pool holds the parent's connections (and maybe a lock another thread held).
+struct Agents {
+    fork_generation: u64,
+    verifying: ureq::Agent,
+    not_verifying: ureq::Agent,
+}
+
+impl Agents {
+    fn new(fork_generation: u64) -> Agents {
+        Agents { fork_generation, verifying: agent(true), not_verifying: agent(false) }
+    }
+}
+
+static AGENTS: Lazy<ArcSwap<Agents>> = Lazy::new(|| ArcSwap::from_pointee(Agents::new(fork::generation())));
+
+fn agents() -> Arc<Agents> {
+    let current = AGENTS.load_full();
+    let generation = fork::generation();
+    if current.fork_generation == generation {
+        return current;
+    }
+    let fresh = Arc::new(Agents::new(generation));
+    AGENTS.store(fresh.clone());
+    fresh
+}
 
 /// `Basic base64(user:password)`; with `form_encoded`, each part is form-encoded first, as
 /// RFC 6749 section 2.3.1 asks of OAuth clients.
@@ -432,7 +459,8 @@ pub fn send(request: &Request, policy: &Policy, on_retry: Option<&OnRetry<'_>>) 
 }
 
 fn attempt_once(req: http::Request<Vec<u8>>, remaining: Duration, policy: &Policy) -> std::result::Result<Response, Failure> {
-    let agent: &ureq::Agent = if policy.verify_tls { &VERIFYING } else { &NOT_VERIFYING };
+    let agents = agents();
+    let agent = if policy.verify_tls { &agents.verifying } else { &agents.not_verifying };
     let url = req.uri().to_string();
     let req = agent.configure_request(req).timeout_global(Some(remaining)).build();
     let fail = |e: ureq::Error| classify(e, &url, policy);
@@ -514,10 +542,11 @@ mod tests {
 
     #[test]
     fn tls_is_verified_unless_turned_off() {
-        assert!(!VERIFYING.config().tls_config().disable_verification());
-        assert!(NOT_VERIFYING.config().tls_config().disable_verification());
-        assert_eq!(VERIFYING.config().max_redirects(), 0);
-        assert!(!VERIFYING.config().http_status_as_error());
+        let agents = agents();
+        assert!(!agents.verifying.config().tls_config().disable_verification());
+        assert!(agents.not_verifying.config().tls_config().disable_verification());
+        assert_eq!(agents.verifying.config().max_redirects(), 0);
+        assert!(!agents.verifying.config().http_status_as_error());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod fetcher;
 pub mod ffi;
+pub mod fork;
 pub mod hooks;
 pub mod http;
 pub mod oauth2;

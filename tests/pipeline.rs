@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokenforge::hooks::{ErrorHook, FetchHook};
-use tokenforge::pipeline::{EventHook, EventKind, Pipeline};
+use tokenforge::pipeline::{EventKind, Pipeline};
 use tokenforge::{Fetcher, FetcherBuilder, MemoryStorage, ResultCode, Token, TokenStorage};
 use tokenforge_testserver::Server;
 
@@ -30,6 +30,30 @@ fn pipeline(builders: Vec<FetcherBuilder>) -> Pipeline {
         p.add(Arc::new(b.build().unwrap())).unwrap();
     }
     p
+}
+
+/// Waits (up to 5 s) until `done` holds.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < end, "timed out waiting until {what}");
+        sleep(Duration::from_millis(5));
+    }
+}
+
+/// An event log: (kind, step, background) of each event.
+type Log = Arc<Mutex<Vec<(EventKind, String, bool)>>>;
+
+fn log_events(p: &mut Pipeline) -> Log {
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let l2 = log.clone();
+    p.set_event_hook(Arc::new(move |e| l2.lock().unwrap().push((e.kind, e.step.as_str().to_string(), e.background))))
+        .unwrap();
+    log
+}
+
+fn count(log: &Log, kind: EventKind, background: bool) -> usize {
+    log.lock().unwrap().iter().filter(|e| e.0 == kind && e.2 == background).count()
 }
 
 fn custom(name: &str, deps: &[&str], token: &'static str) -> Arc<Fetcher> {
@@ -107,8 +131,8 @@ fn refresh_margin_is_capped_at_half_the_lifetime() {
     assert_eq!(s.hits("/echo"), 1, "fresh: 60 s margin capped at 2 s of a 4 s lifetime");
     sleep(Duration::from_millis(2_000));
     let t = p.get("t").unwrap();
-    assert_eq!(s.hits("/echo"), 2, "renewed once less than half the lifetime is left");
     assert!(!t.is_expired(0));
+    eventually("renewed once less than half the lifetime is left", || s.hits("/echo") == 2);
 }
 
 #[test]
@@ -172,7 +196,7 @@ fn independent_dependencies_are_fetched_in_parallel() {
 }
 
 #[test]
-fn stale_while_revalidate_then_backoff() {
+fn a_failed_background_renewal_serves_the_valid_token_and_backs_off_within_its_validity() {
     let s = Server::start().unwrap();
     let errors = Arc::new(AtomicUsize::new(0));
     let e2 = errors.clone();
@@ -184,23 +208,26 @@ fn stale_while_revalidate_then_backoff() {
     b.retry(1, 0).unwrap();
     b.error_hook(hook);
     let mut p = pipeline(vec![b]);
-    let kinds = Arc::new(Mutex::new(Vec::new()));
-    let k2 = kinds.clone();
-    let events: EventHook = Arc::new(move |e| k2.lock().unwrap().push(e.kind));
-    p.set_event_hook(events);
+    let log = log_events(&mut p);
     let first = p.get("sw").unwrap();
     s.set_broken("sw", true);
-    sleep(Duration::from_millis(2_100));
+    sleep(Duration::from_millis(2_100)); // stale (margin: half of 4 s), still valid
     let served = p.get("sw").unwrap();
-    assert!(same(&first, &served), "old token still valid: served");
+    assert!(same(&first, &served), "the valid token is served at once");
+    eventually("the renewal failed", || count(&log, EventKind::StaleServed, true) == 1);
     assert_eq!(errors.load(Ordering::SeqCst), 1, "error hook told");
-    assert!(kinds.lock().unwrap().contains(&EventKind::StaleServed));
+    assert_eq!(count(&log, EventKind::FetchStarted, false), 1, "only the first fetch had a caller waiting");
     let again = p.get("sw").unwrap();
     assert!(same(&first, &again));
-    assert_eq!(s.hits("/switch/sw"), 2, "backing off: no new request");
+    assert_eq!(s.hits("/switch/sw"), 2, "backing off: no new request at once");
+    // The backoff is a quarter of the remaining validity at most: a few attempts fit.
+    eventually("renewal retried within the token's validity", || {
+        assert!(same(&first, &p.get("sw").unwrap()));
+        s.hits("/switch/sw") >= 4
+    });
+    assert!(!first.is_expired(0), "retried before the token expired");
     s.set_broken("sw", false);
-    p.invalidate("sw").unwrap();
-    assert!(!same(&first, &p.get("sw").unwrap()), "invalidation ends the backoff");
+    eventually("renewed once the endpoint is back", || !same(&first, &p.get("sw").unwrap()));
 }
 
 #[test]
@@ -212,7 +239,9 @@ fn refresh_grant_first_rotated_token_stored_then_invalid_grant_falls_back() {
     cc.refresh_endpoint(&url, Some("app"), Some("app-secret")).unwrap();
     let mut p = pipeline(vec![cc]);
     let storage = Arc::new(MemoryStorage::new());
-    p.set_storage(storage.clone(), Some("test"));
+    p.set_storage(storage.clone(), Some("test")).unwrap();
+    // Without background refresh the caller that finds the token due renews it itself.
+    p.set_background_refresh(false).unwrap();
     let first = p.get("cc").unwrap();
     assert!(first.access_token().as_str().starts_with("cc-"));
     sleep(Duration::from_millis(1_100));
@@ -230,8 +259,9 @@ fn refresh_grant_first_rotated_token_stored_then_invalid_grant_falls_back() {
     n.ttl_ms(2_000).unwrap();
     n.refresh_endpoint(&url, Some("public"), None).unwrap();
     let p = pipeline(vec![n]);
-    p.get("n").unwrap();
+    let old = p.get("n").unwrap();
     sleep(Duration::from_millis(1_100));
+    eventually("renewed in the background", || !same(&old, &p.get("n").unwrap()));
     let t = p.get("n").unwrap();
     assert!(t.access_token().as_str().starts_with("nested-"));
     assert_eq!(s.hits("/nested"), 2);
@@ -262,18 +292,135 @@ fn invalidation_cascades_and_invalidate_if_compares() {
 }
 
 #[test]
-fn refetching_a_step_drops_its_dependents() {
+fn a_renewal_leaves_the_dependents_tokens_in_place() {
     let s = Server::start().unwrap();
     let mut a = body(&s, "a", "/switch/ra", &[]);
     a.ttl_ms(2_000).unwrap();
-    let b = body(&s, "b", "/switch/rb", &["a"]);
-    let p = pipeline(vec![a, b]);
+    let mut b = body(&s, "b", "/switch/rb", &["a"]);
+    b.request_header("Authorization", "{{a.authorization}}").unwrap();
+    let mut p = pipeline(vec![a, b]);
+    let log = log_events(&mut p);
+    let b1 = p.get("b").unwrap();
+    let a1 = p.get("a").unwrap();
+    sleep(Duration::from_millis(1_100));
+    assert!(same(&a1, &p.get("a").unwrap()), "still valid: served while renewing");
+    eventually("a renewed", || !same(&a1, &p.get("a").unwrap()));
+    assert!(same(&b1, &p.get("b").unwrap()), "b keeps its token");
+    assert_eq!((s.hits("/switch/ra"), s.hits("/switch/rb")), (2, 1), "no request for b");
+    assert_eq!(count(&log, EventKind::Invalidated, false), 0);
+}
+
+#[test]
+fn a_step_that_renews_its_dependents_renews_them_with_it() {
+    let s = Server::start().unwrap();
+    let mut a = body(&s, "a", "/switch/da", &[]);
+    a.ttl_ms(2_000).unwrap();
+    a.renews_dependents(true).unwrap();
+    let b = body(&s, "b", "/switch/db", &["a"]);
+    let c = body(&s, "c", "/switch/dc", &["b"]);
+    let mut p = pipeline(vec![a, b, c]);
+    let log = log_events(&mut p);
+    let c1 = p.get("c").unwrap();
     let b1 = p.get("b").unwrap();
     sleep(Duration::from_millis(1_100));
     p.get("a").unwrap();
-    assert_eq!(s.hits("/switch/ra"), 2);
-    let b2 = p.get("b").unwrap();
-    assert!(!same(&b1, &b2), "b was derived from the old a");
+    eventually("b renewed after a", || s.hits("/switch/db") == 2);
+    eventually("b's new token cached", || !same(&b1, &p.get("b").unwrap()));
+    assert!(same(&c1, &p.get("c").unwrap()), "c does not renew with b: only a asked for it");
+    assert_eq!(s.hits("/switch/dc"), 1);
+    assert_eq!(count(&log, EventKind::FetchStarted, false), 3, "callers waited only for the first fetches");
+}
+
+#[test]
+fn a_stale_valid_token_is_served_to_every_caller_while_one_renewal_runs() {
+    let s = Server::start().unwrap();
+    let mut b = body(&s, "slow", "/slow/400", &[]);
+    b.ttl_ms(2_000).unwrap();
+    let mut p = pipeline(vec![b]);
+    let log = log_events(&mut p);
+    let first = p.get("slow").unwrap();
+    sleep(Duration::from_millis(1_100));
+    let p = Arc::new(p);
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (p, barrier) = (p.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..50).map(|_| p.get("slow").unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let served: Vec<Arc<Token>> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let renewing = s.hits("/slow/400") == 1 || count(&log, EventKind::FetchSucceeded, true) == 0;
+    assert!(renewing || served.iter().any(|t| !same(t, &first)), "the renewal is slow");
+    assert!(served.iter().filter(|t| same(t, &first)).count() >= 8, "the valid token was served meanwhile");
+    eventually("renewed", || count(&log, EventKind::FetchSucceeded, true) == 1);
+    assert_eq!(s.hits("/slow/400"), 2, "one renewal for 400 gets");
+    assert_eq!(count(&log, EventKind::FetchStarted, true), 1, "in the background");
+    assert_eq!(count(&log, EventKind::FetchStarted, false), 1, "only the very first fetch had a caller waiting");
+    assert!(!same(&first, &p.get("slow").unwrap()));
+}
+
+#[test]
+fn after_an_outage_the_first_get_after_the_endpoint_returns_fetches() {
+    let s = Server::start().unwrap();
+    let mut b = body(&s, "o", "/switch/o", &[]);
+    b.ttl_ms(1_000).unwrap();
+    b.retry(1, 0).unwrap();
+    let p = pipeline(vec![b]);
+    p.get("o").unwrap();
+    s.set_broken("o", true);
+    sleep(Duration::from_millis(1_100)); // expired
+    for _ in 0..3 {
+        assert_eq!(p.get("o").unwrap_err().code(), ResultCode::HttpStatus);
+        sleep(Duration::from_millis(200));
+    }
+    let during = s.hits("/switch/o");
+    assert!(during >= 3, "a failed attempt is remembered briefly only: {during} requests");
+    assert_eq!(p.get("o").unwrap_err().code(), ResultCode::HttpStatus);
+    s.set_broken("o", false);
+    sleep(Duration::from_millis(600)); // longer than any pause after a failure
+    let t = p.get("o").unwrap();
+    assert!(t.access_token().as_str().starts_with("o-"));
+}
+
+#[test]
+fn a_retry_after_keeps_a_step_from_asking_again_until_it_has_passed() {
+    let s = Server::start().unwrap();
+    let mut b = body(&s, "rl", "/ratelimit/p/1", &[]);
+    b.retry(1, 0).unwrap();
+    let p = pipeline(vec![b]);
+    let e = p.get("rl").unwrap_err();
+    assert_eq!((e.code(), e.retry_after_ms()), (ResultCode::HttpStatus, Some(1_000)));
+    sleep(Duration::from_millis(600)); // past the usual pause, within Retry-After
+    assert_eq!(p.get("rl").unwrap_err().code(), ResultCode::HttpStatus);
+    assert_eq!(s.hits("/ratelimit/p/1"), 1, "Retry-After honoured");
+    sleep(Duration::from_millis(500));
+    assert!(p.get("rl").is_ok());
+    assert_eq!(s.hits("/ratelimit/p/1"), 2);
+}
+
+#[test]
+fn backoffs_do_not_compound_along_a_chain() {
+    let s = Server::start().unwrap();
+    let mut a = body(&s, "a", "/switch/ca", &[]);
+    a.ttl_ms(1_000).unwrap();
+    a.retry(1, 0).unwrap();
+    let mut b = body(&s, "b", "/switch/cb", &["a"]);
+    b.ttl_ms(1_000).unwrap();
+    let mut c = body(&s, "c", "/switch/cc", &["b"]);
+    c.ttl_ms(1_000).unwrap();
+    let p = pipeline(vec![a, b, c]);
+    p.get("c").unwrap();
+    s.set_broken("ca", true);
+    sleep(Duration::from_millis(1_100));
+    for _ in 0..5 {
+        assert_eq!(p.get("c").unwrap_err().code(), ResultCode::Dependency);
+    }
+    s.set_broken("ca", false);
+    sleep(Duration::from_millis(600)); // a's own pause has passed; b and c keep none
+    assert!(p.get("c").is_ok(), "the chain recovers as soon as its first step does");
 }
 
 #[test]
@@ -281,13 +428,13 @@ fn a_second_pipeline_on_the_same_storage_reuses_valid_tokens() {
     let s = Server::start().unwrap();
     let storage: Arc<dyn TokenStorage> = Arc::new(MemoryStorage::new());
     let mut p1 = pipeline(vec![body(&s, "t", "/echo", &[])]);
-    p1.set_storage(storage.clone(), Some("svc"));
+    p1.set_storage(storage.clone(), Some("svc")).unwrap();
     let t1 = p1.get("t").unwrap();
     let mut p2 = pipeline(vec![body(&s, "t", "/echo", &[])]);
-    p2.set_storage(storage.clone(), Some("svc"));
+    p2.set_storage(storage.clone(), Some("svc")).unwrap();
     let kinds = Arc::new(Mutex::new(Vec::new()));
     let k2 = kinds.clone();
-    p2.set_event_hook(Arc::new(move |e| k2.lock().unwrap().push(e.kind)));
+    p2.set_event_hook(Arc::new(move |e| k2.lock().unwrap().push(e.kind))).unwrap();
     let t2 = p2.get("t").unwrap();
     assert_eq!(t1.access_token(), t2.access_token());
     assert_eq!(s.hits("/echo"), 1);
@@ -304,7 +451,8 @@ fn events_report_fetches_hits_retries_failures_and_invalidations() {
     let mut p = pipeline(vec![f]);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
-    p.set_event_hook(Arc::new(move |e| s2.lock().unwrap().push((e.kind, e.step.as_str().to_string(), e.attempt, e.duration))));
+    p.set_event_hook(Arc::new(move |e| s2.lock().unwrap().push((e.kind, e.step.as_str().to_string(), e.attempt, e.duration))))
+        .unwrap();
     p.get("f").unwrap();
     p.get("f").unwrap();
     p.invalidate("f").unwrap();

@@ -2,7 +2,9 @@ package tokenforge
 
 // The exported trampolines that the C glue in shim.c calls for every hook, custom fetcher,
 // storage callback and userdata release. Each recovers a Go panic (it must never unwind
-// through C) and invalidates the borrowed views it handed out before returning.
+// through C) and invalidates the borrowed views it handed out before returning. A callback's
+// Go error travels to the Go caller as the cause of the C error (see attachCause), so that
+// errors.Is and errors.As find it whichever thread ran the callback.
 
 /*
 #include "shim.h"
@@ -12,49 +14,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-	"strings"
 )
-
-// causeRecord is what a failing hook leaves for the Go caller of the fetch that ran it.
-type causeRecord struct {
-	err     *Error // the code and message the hook reported
-	request bool   // from a request hook (whose code and message the library replaces)
-}
-
-// stashCause offers a hook's failure to the tf_go_* call running on this thread, if any.
-func stashCause(e *Error, request bool) {
-	h := newHandle(&causeRecord{err: e, request: request})
-	if C.tf_go_stash_cause(h) == 0 {
-		deleteHandle(h)
-	}
-}
-
-// withCause completes err with the failure a hook of the same call reported on this thread
-// (cause is its handle, 0 for none): a request hook's code and message replace the
-// library's "request hook returned ..." (the C API has no way to carry them), and when err
-// stems from the hook's failure, Unwrap gives the hook's Go error.
-func withCause(err error, cause C.uintptr_t) error {
-	if cause == 0 {
-		return err
-	}
-	rec := handleValue(cause).(*causeRecord)
-	deleteHandle(cause)
-	e, ok := err.(*Error)
-	if !ok {
-		return err
-	}
-	switch {
-	case rec.request && e.Code == CodeCallback && strings.Contains(e.Message, "request hook returned"):
-		// The step's own request hook: its code and message, as for custom fetchers.
-		e.Code, e.Message, e.cause = rec.err.Code, rec.err.Message, rec.err.cause
-	case rec.request && strings.Contains(e.Message, "request hook returned"),
-		!rec.request && strings.Contains(e.Message, rec.err.Message):
-		// An error derived from the hook's failure (a dependency's, say): keep the
-		// library's code and message, but let errors.Is and errors.As find the hook's error.
-		e.cause = rec.err.cause
-	}
-	return err
-}
 
 //export tfGoFreeHandle
 func tfGoFreeHandle(h C.uintptr_t) {
@@ -66,19 +26,22 @@ func tfGoRequestHook(h C.uintptr_t, ctx *C.tokenforge_context, req *C.tokenforge
 	hook := handleValue(h).(RequestHook)
 	view := borrowContext(ctx)
 	r := borrowRequest(req)
+	// refuse fails the request with e's code and message (tokenforge_request_fail_error).
+	refuse := func(e *Error) C.int {
+		var ce *C.tokenforge_error
+		code := e.toC(&ce)
+		C.tokenforge_request_fail_error(req, ce)
+		return C.int(code)
+	}
 	defer func() {
 		r.obj.close()
 		view.end()
 		if p := recover(); p != nil {
-			e := panicError("request hook", p)
-			stashCause(e, true)
-			rc = C.int(e.Code)
+			rc = refuse(panicError("request hook", p))
 		}
 	}()
 	if err := hook(view, r); err != nil {
-		e := errorFromGo(err, CodeCallback)
-		stashCause(e, true)
-		return C.int(e.Code)
+		return refuse(errorFromGo(err, CodeCallback))
 	}
 	return C.TOKENFORGE_RESULT_OK
 }
@@ -98,10 +61,7 @@ func tfGoErrorHook(h C.uintptr_t, cerr *C.tokenforge_error, ctx *C.tokenforge_co
 func tfGoFetch(h C.uintptr_t, ctx *C.tokenforge_context, out **C.tokenforge_token, errOut **C.tokenforge_error) (rc C.int) {
 	fetch := handleValue(h).(FetchFunc)
 	view := borrowContext(ctx)
-	fail := func(e *Error) C.int {
-		stashCause(e, false)
-		return C.int(e.toC(errOut))
-	}
+	fail := func(e *Error) C.int { return C.int(e.toC(errOut)) }
 	defer func() {
 		view.end()
 		if p := recover(); p != nil {

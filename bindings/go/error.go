@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -97,9 +98,48 @@ func (e *Error) Error() string {
 	return "tokenforge " + e.Code.String() + ": " + e.Message
 }
 
-// Unwrap returns the Go error that a hook or custom fetcher returned, when this Error
-// reports it and the fetch ran the hook on the calling goroutine; nil otherwise.
+// Unwrap returns the Go error that a hook, custom fetcher or storage backend returned, when
+// this Error reports it or was derived from it (a dependent step's CodeDependency error, for
+// instance), whichever thread ran the callback; nil otherwise.
 func (e *Error) Unwrap() error { return e.cause }
+
+// causes maps the key of each cause the library holds (see tf_go_cause_new) to the Go error
+// it stands for.
+var causes sync.Map
+
+// attachCause makes cause travel with the C error ce through the library, until the last
+// error carrying it is freed (tfGoFreeCause).
+func attachCause(ce *C.tokenforge_error, cause error) {
+	if ce == nil || cause == nil {
+		return
+	}
+	key := C.tf_go_cause_new()
+	if key == 0 {
+		return
+	}
+	causes.Store(uintptr(key), cause)
+	liveHandles.Add(1)
+	C.tf_go_error_set_cause(ce, key) // on failure the glue releases the key at once
+}
+
+//export tfGoFreeCause
+func tfGoFreeCause(key C.uintptr_t) {
+	if _, ok := causes.LoadAndDelete(uintptr(key)); ok {
+		liveHandles.Add(-1)
+	}
+}
+
+// causeOf returns the Go error that the C error e carries, nil when it carries none of ours.
+func causeOf(e *C.tokenforge_error) error {
+	key := C.tf_go_error_cause(e)
+	if key == 0 {
+		return nil
+	}
+	if v, ok := causes.Load(uintptr(key)); ok {
+		return v.(error)
+	}
+	return nil
+}
 
 // copyError copies a C error (borrowed, not freed).
 func copyError(e *C.tokenforge_error) *Error {
@@ -112,6 +152,7 @@ func copyError(e *C.tokenforge_error) *Error {
 		OAuthDescription: goStr(C.tokenforge_error_oauth_description(e)),
 		RetryAfter:       msDuration(int64(C.tokenforge_error_retry_after_ms(e))),
 		Retryable:        bool(C.tokenforge_error_is_retryable(e)),
+		cause:            causeOf(e),
 	}
 }
 
@@ -163,11 +204,13 @@ func cleanMessage(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// toC hands e to the library as a new tokenforge_error in *out and returns its code.
+// toC hands e to the library as a new tokenforge_error in *out, carrying e's Go cause, and
+// returns its code.
 func (e *Error) toC(out **C.tokenforge_error) uint32 {
 	msg := C.CString(e.Message)
 	defer freeStr(msg)
 	ce := C.tokenforge_error_new(C.tokenforge_result(e.Code), msg)
+	attachCause(ce, e.cause)
 	if out != nil {
 		*out = ce
 	} else {

@@ -64,14 +64,17 @@ type Retry struct {
 }
 
 // RefreshEndpoint makes a pipeline renew a cached token that carries a refresh token by the
-// OAuth2 refresh_token grant, before falling back to a full fetch on "invalid_grant".
+// OAuth2 refresh_token grant, before falling back to a full fetch on "invalid_grant". The
+// refresh request goes the way of the step's own: the same TLS settings, deadline, retries,
+// hooks and client authentication.
 type RefreshEndpoint struct {
 	// TokenURL is the token endpoint.
 	TokenURL string
-	// ClientID identifies the client.
+	// ClientID identifies the client; "" means the step's own client (the client_credentials
+	// client, or the BasicAuth user), and then ClientSecret must be "" too.
 	ClientID string
-	// ClientSecret authenticates the client by HTTP Basic; "" makes it a public client whose
-	// ClientID goes in the body.
+	// ClientSecret authenticates the client as the step's ClientAuth says; "" with a ClientID
+	// makes it a public client whose ClientID goes in the body.
 	ClientSecret string
 }
 
@@ -107,8 +110,12 @@ type BodyOptions struct {
 	TTL time.Duration
 	// Timeout, when positive, is the total deadline of one fetch (default 30 s).
 	Timeout time.Duration
-	// InsecureSkipVerify turns TLS certificate verification off (test servers only).
+	// InsecureSkipVerify turns TLS certificate verification off (test servers only), for
+	// every request of the step, its refresh grant included.
 	InsecureSkipVerify bool
+	// ClientAuth is how the client authenticates, to the client_credentials grant and to
+	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
+	ClientAuth string
 	// Retry, when not nil, configures retries.
 	Retry *Retry
 	// DependsOn names the steps whose tokens this one needs.
@@ -149,8 +156,12 @@ type HeaderOptions struct {
 	TTL time.Duration
 	// Timeout, when positive, is the total deadline of one fetch (default 30 s).
 	Timeout time.Duration
-	// InsecureSkipVerify turns TLS certificate verification off (test servers only).
+	// InsecureSkipVerify turns TLS certificate verification off (test servers only), for
+	// every request of the step, its refresh grant included.
 	InsecureSkipVerify bool
+	// ClientAuth is how the client authenticates, to the client_credentials grant and to
+	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
+	ClientAuth string
 	// Retry, when not nil, configures retries.
 	Retry *Retry
 	// DependsOn names the steps whose tokens this one needs.
@@ -192,8 +203,12 @@ type ClientCredentialsOptions struct {
 	TTL time.Duration
 	// Timeout, when positive, is the total deadline of one fetch (default 30 s).
 	Timeout time.Duration
-	// InsecureSkipVerify turns TLS certificate verification off (test servers only).
+	// InsecureSkipVerify turns TLS certificate verification off (test servers only), for
+	// every request of the step, its refresh grant included.
 	InsecureSkipVerify bool
+	// ClientAuth is how the client authenticates, to the client_credentials grant and to
+	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
+	ClientAuth string
 	// Retry, when not nil, configures retries.
 	Retry *Retry
 	// DependsOn names the steps whose tokens this one needs.
@@ -289,6 +304,7 @@ type common struct {
 	basic                  *BasicAuth
 	ttl, timeout           time.Duration
 	insecure               bool
+	clientAuth             string
 	retry                  *Retry
 	dependsOn              []string
 	refresh                *RefreshEndpoint
@@ -379,8 +395,11 @@ func build(cb *C.tokenforge_fetcher_builder, name string, o *common) (*Fetcher, 
 		b.check(C.tokenforge_fetcher_builder_add_dependency(cb, b.s(d)), fmt.Sprintf("dependency %q", d))
 	}
 	if r := o.refresh; r != nil {
-		b.check(C.tokenforge_fetcher_builder_set_refresh_endpoint(cb, b.s(r.TokenURL), b.s(r.ClientID), b.optional(r.ClientSecret)),
+		b.check(C.tokenforge_fetcher_builder_set_refresh_endpoint(cb, b.s(r.TokenURL), b.optional(r.ClientID), b.optional(r.ClientSecret)),
 			"refresh endpoint")
+	}
+	if o.clientAuth != "" {
+		b.check(C.tokenforge_fetcher_builder_set_client_auth(cb, b.s(o.clientAuth)), fmt.Sprintf("client authentication %q", o.clientAuth))
 	}
 	if b.err != nil {
 		C.tokenforge_fetcher_builder_free(cb)
@@ -444,7 +463,7 @@ func NewBodyFetcher(o BodyOptions) (*Fetcher, error) {
 		method: o.Method, headers: o.Headers, data: o.Data, query: o.Query, contentType: o.ContentType,
 		tokenField: o.TokenField, typeField: o.TokenTypeField, expiresField: o.ExpiresInField, rtField: o.RefreshTokenField,
 		defaultType: o.DefaultTokenType, basic: o.BasicAuth, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify,
-		retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		clientAuth: o.ClientAuth, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
 	})
 }
 
@@ -456,8 +475,8 @@ func NewHeaderFetcher(o HeaderOptions) (*Fetcher, error) {
 	return build(cb, o.Name, &common{
 		method: o.Method, headers: o.Headers, data: o.Data, query: o.Query, contentType: o.ContentType,
 		tokenHeader: o.TokenHeader, tokenType: o.TokenType, basic: o.BasicAuth, ttl: o.TTL, timeout: o.Timeout,
-		insecure: o.InsecureSkipVerify, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint,
-		requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		insecure: o.InsecureSkipVerify, clientAuth: o.ClientAuth, retry: o.Retry, dependsOn: o.DependsOn,
+		refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
 	})
 }
 
@@ -476,7 +495,7 @@ func NewClientCredentialsFetcher(o ClientCredentialsOptions) (*Fetcher, error) {
 		headers: o.Headers, data: o.Data, query: o.Query,
 		tokenField: o.TokenField, typeField: o.TokenTypeField, expiresField: o.ExpiresInField, rtField: o.RefreshTokenField,
 		defaultType: o.DefaultTokenType, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify,
-		retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		clientAuth: o.ClientAuth, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
 	})
 }
 
@@ -546,12 +565,10 @@ func (f *Fetcher) Fetch(ctx *Context) (*Token, error) {
 	}
 	var out *C.tokenforge_token
 	var cerr *C.tokenforge_error
-	var cause C.uintptr_t
-	rc := C.tf_go_fetcher_fetch(p, cp, &out, &cerr, &cause)
+	rc := C.tokenforge_fetcher_fetch(p, cp, &out, &cerr)
 	runtime.KeepAlive(f)
 	runtime.KeepAlive(ctx)
-	err := withCause(takeError(rc, cerr), cause)
-	if err != nil {
+	if err := takeError(rc, cerr); err != nil {
 		C.tokenforge_token_free(out)
 		return nil, err
 	}

@@ -237,10 +237,9 @@ func (p *Pipeline) get(ptr *C.tokenforge_pipeline, step string) (*Token, error) 
 	defer freeStr(s)
 	var out *C.tokenforge_token
 	var cerr *C.tokenforge_error
-	var cause C.uintptr_t
-	rc := C.tf_go_pipeline_get(ptr, s, &out, &cerr, &cause)
+	rc := C.tokenforge_pipeline_get(ptr, s, &out, &cerr)
 	runtime.KeepAlive(p)
-	if err := withCause(takeError(rc, cerr), cause); err != nil {
+	if err := takeError(rc, cerr); err != nil {
 		C.tokenforge_token_free(out)
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 /* C glue between the Go package and libtokenforge: const-correct trampolines that forward
    each callback to its exported Go function with the userdata as an integer (a
-   runtime/cgo.Handle), and a per-thread slot that carries a hook's Go error back to the Go
-   caller of the fetch that ran the hook. */
+   runtime/cgo.Handle), and the causes that carry a callback's Go error through the library
+   (tokenforge_error_set_cause), on whichever thread the callback ran. */
 #include "shim.h"
 
 #include "_cgo_export.h"
@@ -68,41 +68,17 @@ enum tokenforge_result tf_go_storage_new_custom(uintptr_t handle, tokenforge_sto
   return tokenforge_storage_new_custom(&cb, (void *)handle, glue_free, out, err);
 }
 
-/* The cause slot of the innermost tf_go_* call running on this thread. Hooks run
-   synchronously on the thread that called fetch or get, so a hook that fails there finds
-   the slot of the call that ran it; on a library thread (a parallel dependency fetch) there
-   is no call and nothing is recorded. */
-static __thread uintptr_t cause_slot;
-static __thread int call_depth;
-
-int tf_go_stash_cause(uintptr_t handle) {
-  if (call_depth == 0 || cause_slot != 0) return 0;
-  cause_slot = handle;
-  return 1;
+/* A cause is a one-byte block whose address keys the Go error in the package's registry:
+   an address no other cause in the process can have while it lives. */
+static void glue_free_cause(void *cause) {
+  tfGoFreeCause((uintptr_t)cause);
+  free(cause);
 }
 
-enum tokenforge_result tf_go_fetcher_fetch(const tokenforge_fetcher *f, const tokenforge_context *ctx,
-                                      tokenforge_token **out, tokenforge_error **err,
-                                      uintptr_t *cause) {
-  uintptr_t saved = cause_slot;
-  cause_slot = 0;
-  call_depth++;
-  tokenforge_result r = tokenforge_fetcher_fetch(f, ctx, out, err);
-  call_depth--;
-  *cause = cause_slot;
-  cause_slot = saved;
-  return r;
+uintptr_t tf_go_cause_new(void) { return (uintptr_t)malloc(1); }
+
+enum tokenforge_result tf_go_error_set_cause(tokenforge_error *e, uintptr_t cause) {
+  return tokenforge_error_set_cause(e, (void *)cause, glue_free_cause);
 }
 
-enum tokenforge_result tf_go_pipeline_get(const tokenforge_pipeline *p, const char *step,
-                                     tokenforge_token **out, tokenforge_error **err,
-                                     uintptr_t *cause) {
-  uintptr_t saved = cause_slot;
-  cause_slot = 0;
-  call_depth++;
-  tokenforge_result r = tokenforge_pipeline_get(p, step, out, err);
-  call_depth--;
-  *cause = cause_slot;
-  cause_slot = saved;
-  return r;
-}
+uintptr_t tf_go_error_cause(const tokenforge_error *e) { return (uintptr_t)tokenforge_error_cause(e); }

@@ -19,19 +19,12 @@ enum tokenforge_result tf_go_fetcher_new_custom(const char *name, const char *co
 enum tokenforge_result tf_go_storage_new_custom(uintptr_t handle, tokenforge_storage **out,
                                            tokenforge_error **err);
 
-/* Calls that may run Go hooks on this thread. `*cause` receives the cgo.Handle of the first
-   Go error a hook of this call reported on this thread (0 when none), so that the Go side
-   can restore what the C API cannot carry (a request hook returns a bare code). */
-enum tokenforge_result tf_go_fetcher_fetch(const tokenforge_fetcher *f, const tokenforge_context *ctx,
-                                      tokenforge_token **out, tokenforge_error **err,
-                                      uintptr_t *cause);
-enum tokenforge_result tf_go_pipeline_get(const tokenforge_pipeline *p, const char *step,
-                                     tokenforge_token **out, tokenforge_error **err,
-                                     uintptr_t *cause);
-
-/* Records `handle` as the cause of the running call on this thread. Returns 1 when it was
-   recorded (the caller of tf_go_fetcher_fetch or tf_go_pipeline_get then owns it), 0 when
-   there is no such call on this thread or a cause is recorded already. */
-int tf_go_stash_cause(uintptr_t handle);
+/* Causes (tokenforge_error_set_cause): tf_go_cause_new makes a key (0 when out of memory)
+   that the Go side maps to its error before attaching it with tf_go_error_set_cause, which
+   calls tfGoFreeCause(key) and frees the key once the last error carrying it is freed (at
+   once if it fails). tf_go_error_cause reads an error's cause (0 when none). */
+uintptr_t tf_go_cause_new(void);
+enum tokenforge_result tf_go_error_set_cause(tokenforge_error *e, uintptr_t cause);
+uintptr_t tf_go_error_cause(const tokenforge_error *e);
 
 #endif

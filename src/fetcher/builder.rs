@@ -58,6 +58,7 @@ pub struct FetcherBuilder {
     request_hook: Option<RequestHook>,
     error_hook: Option<ErrorHook>,
     refresh: Option<RefreshEndpoint>,
+    renews_dependents: bool,
 }
 
 fn join_url(base_url: &str, endpoint: &str) -> String {
@@ -98,6 +99,7 @@ impl FetcherBuilder {
             request_hook: None,
             error_hook: None,
             refresh: None,
+            renews_dependents: false,
         }
     }
 
@@ -317,6 +319,14 @@ impl FetcherBuilder {
         Ok(())
     }
 
+    /// In a pipeline, a renewal of this step renews its dependents at once (for servers that
+    /// bind derived tokens to their parent); by default they keep their tokens and renew when
+    /// they go stale themselves.
+    pub fn renews_dependents(&mut self, renews: bool) -> Result<()> {
+        self.renews_dependents = renews;
+        Ok(())
+    }
+
     /// Replaces the request hook (dropping any earlier one).
     pub fn request_hook(&mut self, hook: RequestHook) {
         self.request_hook = Some(hook);
@@ -333,9 +343,12 @@ impl FetcherBuilder {
     pub fn build(self) -> Result<Fetcher> {
         let error_hook = self.error_hook.clone();
         let depends_on = self.depends_on.clone();
-        let (name, ttl_ms) = (self.name.clone(), self.ttl_ms);
+        let (name, ttl_ms, renews_dependents) = (self.name.clone(), self.ttl_ms, self.renews_dependents);
         let imp = self.build_http()?;
-        Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))
+        let mut fetcher =
+            Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))?;
+        fetcher.renews_dependents = renews_dependents;
+        Ok(fetcher)
     }
 
     fn templates(&self, list: &[(String, String)], what: &str) -> Result<Vec<(String, Template)>> {

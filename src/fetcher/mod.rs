@@ -29,6 +29,7 @@ pub struct Fetcher {
     ttl_ms: Option<i64>,
     imp: Imp,
     error_hook: Option<ErrorHook>,
+    renews_dependents: bool,
 }
 
 /// Checks a step name and its dependencies: `INVALID_ARGUMENT` for empty names, `CONFIG` for
@@ -63,7 +64,7 @@ impl Fetcher {
         error_hook: Option<ErrorHook>,
     ) -> Result<Fetcher> {
         let (name, depends_on) = check_names(name, depends_on)?;
-        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook })
+        Ok(Fetcher { name, depends_on, ttl_ms, imp, error_hook, renews_dependents: false })
     }
 
     /// A step whose fetch is `fetch` (CustomTokenFetcher). `ttl_ms` overrides the returned
@@ -100,6 +101,12 @@ impl Fetcher {
             Imp::Http(h) => h.refresh_endpoint(),
             Imp::Custom(_) => None,
         }
+    }
+
+    /// In a pipeline, whether a renewal of this step renews its dependents at once (for
+    /// servers that bind derived tokens to their parent), instead of when they go stale.
+    pub fn renews_dependents(&self) -> bool {
+        self.renews_dependents
     }
 
     /// The total deadline of one fetch (30 s for custom fetchers, which set their own).

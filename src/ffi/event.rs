@@ -20,8 +20,11 @@ pub struct tokenforge_event {
     pub expires_at_ms: i64,
     /// Retry events: the number of the attempt about to start (2 for the first retry).
     pub attempt: u32,
-    /// Failure and stale-served events: the error; NULL otherwise.
+    /// Failure, stale-served and storage events: the error; NULL otherwise.
     pub error: *const tokenforge_error,
+    /// True for the events of a renewal running in the background, which no caller waits
+    /// for; false for a fetch a caller waits for, cache hits and invalidations.
+    pub background: bool,
 }
 
 /// Called once per event, synchronously, on the thread where it happened (a cache hit on the
@@ -39,6 +42,7 @@ pub(crate) fn event_hook(hook: unsafe extern "C" fn(*mut c_void, *const tokenfor
             expires_at_ms: e.expires_at_ms.unwrap_or(crate::token::NO_EXPIRY),
             attempt: e.attempt,
             error: e.error.map_or(ptr::null(), |x| ptr::from_ref(x).cast()),
+            background: e.background,
         };
         // SAFETY: hook is the caller's function for this userdata; the event is live for the
         // call.

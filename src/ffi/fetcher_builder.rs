@@ -450,6 +450,18 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_endpoint(
         })
     }
 }
+/// In a pipeline, `true` makes a renewal of this step renew its dependents at once, for
+/// servers that bind derived tokens to their parent; by default (`false`) they keep their
+/// tokens and renew when they go stale themselves. Invalidation cascades either way. One
+/// thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_renews_dependents(b: *mut tokenforge_fetcher_builder, renews: bool) -> ResultCode {
+    unsafe { set(b, |b| b.renews_dependents(renews)) }
+}
+
 /// Builds the fetcher. Always consumes `b`, even on failure. On success `*out` receives a
 /// fetcher the caller owns (free with `tokenforge_fetcher_free`). Errors:
 /// `INVALID_ARGUMENT` (NULL `b` or `out`, empty name, bad URL), `CONFIG` (bad template, a

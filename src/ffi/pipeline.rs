@@ -81,8 +81,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_storage(
     fallible!(err, {
         let p = unsafe { arg_mut(p, "pipeline") }?;
         let s = unsafe { arg(s, "storage") }?;
-        p.set_storage(Arc::clone(s), unsafe { opt_str_arg(key_prefix, "key_prefix") }?);
-        Ok(())
+        p.set_storage(Arc::clone(s), unsafe { opt_str_arg(key_prefix, "key_prefix") }?)
     })
 }
 
@@ -106,12 +105,30 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_default_lifetime_ms(p: *mut tok
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_default_lifetime_ms(lifetime_ms) })
 }
 
+/// Whether a token that is due for renewal but still valid is renewed in the background
+/// (`true`, the default: no caller waits while a valid token exists; renewals run on
+/// short-lived library threads) or by the caller that finds it due, on its own thread
+/// (`false`: the pipeline starts no thread at all, and independent dependencies are fetched
+/// one after another). `INVALID_ARGUMENT` for NULL. Before first use, from one thread.
+///
+/// # Safety
+/// `p` is NULL or live; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_set_background_refresh(p: *mut tokenforge_pipeline, background: bool, err: *mut *mut tokenforge_error) -> ResultCode {
+    fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_background_refresh(background) })
+}
+
 /// The token of `step`, owned by the caller: the cached one while fresh (no lock, no
-/// allocation beyond a reference count); otherwise fetched after its stale dependencies
-/// (independent ones in parallel), once for all concurrent callers, who all get its result.
-/// Waiting is bounded by the fetch deadlines. A failed refresh while the old token is still
-/// valid serves the old token (the error hook is told); after a failure the step backs off
-/// (up to 30 s) instead of asking again on every call. Errors: `INVALID_ARGUMENT` (NULL, bad
+/// allocation beyond a reference count). A token due for renewal but still valid is returned
+/// at once too, with one renewal started in the background (see
+/// `tokenforge_pipeline_set_background_refresh`); a renewal leaves the dependents' tokens in
+/// place. Without a valid token it is fetched after those of its dependencies that have none
+/// (independent ones in parallel), once for all concurrent callers, who all get its result;
+/// waiting is bounded by the fetch deadlines. A failed renewal keeps serving the valid token
+/// (the error hook is told) and is retried with a backoff that fits within its remaining
+/// validity; without a valid token, a get after a failure fetches again unless the last
+/// attempt failed under half a second ago or the server's Retry-After forbids it (the last
+/// error is returned meanwhile). Errors: `INVALID_ARGUMENT` (NULL, bad
 /// UTF-8, unknown step), `CONFIG` (missing dependency, cycle, or a hook of this step's fetch
 /// asking for this step), `DEPENDENCY`, `TIMEOUT` and the fetch errors. Thread-safe.
 ///
@@ -135,8 +152,9 @@ pub unsafe extern "C" fn tokenforge_pipeline_get(
 }
 
 /// Drops the cached (and stored) token of `step` and of every step that depends on it,
-/// directly or not, and ends any backoff. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8,
-/// unknown step), `CONFIG`, `STORAGE`. Thread-safe.
+/// directly or not, and forgets their failures, so that the next get fetches. A store that
+/// fails to delete is reported to the step's error hook and the event hook, not returned.
+/// Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8, unknown step), `CONFIG`. Thread-safe.
 ///
 /// # Safety
 /// `p` is NULL or live; `step` is NULL or NUL-terminated; `err` is NULL or writable.
@@ -171,7 +189,8 @@ pub unsafe extern "C" fn tokenforge_pipeline_invalidate_if(
 }
 
 /// Reports each cache hit, fetch start, success and failure, refresh, retry, invalidation,
-/// stale token served and token loaded from storage, with the step name and timings. The
+/// stale token served, token loaded from storage and storage failure, with the step name,
+/// timings and whether it happened in a background renewal. The
 /// library owns `userdata` (see `tokenforge_free_userdata`). `INVALID_ARGUMENT` when `p` or
 /// `hook` is NULL. Before first use, from one thread.
 ///
@@ -189,8 +208,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_event_hook(
     fallible!(err, {
         let p = unsafe { arg_mut(p, "pipeline") }?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
-        p.set_event_hook(event_hook(hook, data));
-        Ok(())
+        p.set_event_hook(event_hook(hook, data))
     })
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 pub enum EventKind {
     /// A fresh cached token was returned.
     CacheHit = 0,
-    /// An upstream fetch (or refresh grant) of the step began.
+    /// An upstream fetch (or refresh grant) of the step began: on a caller's behalf, or in the
+    /// background (see `background`).
     FetchStarted = 1,
     /// A fetch gave a new token; `duration` is how long it took.
     FetchSucceeded = 2,
@@ -21,7 +22,7 @@ pub enum EventKind {
     Refreshed = 4,
     /// An HTTP attempt is about to be retried; `attempt` is its number, `duration` the wait.
     Retry = 5,
-    /// The step's cached token was dropped (asked for, or a dependency was refetched).
+    /// The step's cached token was dropped (invalidated, directly or through a dependency).
     Invalidated = 6,
     /// A refresh failed while the old token was still valid: the old token was served.
     StaleServed = 7,
@@ -42,6 +43,9 @@ pub struct Event<'a> {
     pub expires_at_ms: Option<i64>,
     pub attempt: u32,
     pub error: Option<&'a Error>,
+    /// True for the events of a renewal running in the background (no caller waits for it),
+    /// false for those of a fetch a caller waits for, and for cache hits and invalidations.
+    pub background: bool,
 }
 
 /// Called synchronously, on the thread where the event happened.

@@ -12,6 +12,8 @@ pub(super) struct Graph {
     pub deps: Vec<Vec<usize>>,
     /// Every step that depends on each step, directly or not.
     pub dependents: Vec<Vec<usize>>,
+    /// The steps that depend on each step directly.
+    pub direct_dependents: Vec<Vec<usize>>,
     /// How long a caller may wait for a step: its own deadline (twice with a refresh
     /// endpoint) after the longest chain of its dependencies'.
     pub wait_bound: Vec<Duration>,
@@ -50,7 +52,13 @@ impl Graph {
                 }
             }
         }
-        Ok(Graph { deps, dependents, wait_bound })
+        let mut direct_dependents = vec![Vec::new(); fetchers.len()];
+        for (j, dj) in deps.iter().enumerate() {
+            for &d in dj {
+                direct_dependents[d].push(j);
+            }
+        }
+        Ok(Graph { deps, dependents, direct_dependents, wait_bound })
     }
 }
 

@@ -96,6 +96,10 @@ pub fn from_json(text: &str) -> Result<Pipeline> {
         let at = At { step: "", field: "default_lifetime_ms" };
         pipeline.set_default_lifetime_ms(integer(&v, &at)?).map_err(|e| at.error(e.message()))?;
     }
+    if let Some(v) = take(&mut doc, "background_refresh") {
+        let at = At { step: "", field: "background_refresh" };
+        pipeline.set_background_refresh(boolean(&v, &at)?)?;
+    }
     let steps = take(&mut doc, "steps").ok_or_else(|| Error::config("pipeline JSON has no \"steps\""))?;
     if let Some(unknown) = doc.keys().next() {
         return Err(Error::config(format!("unknown key \"{unknown}\" at the top of the pipeline JSON")));
@@ -185,6 +189,7 @@ fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()
         "ttl_ms" => b.ttl_ms(integer(v, at)?),
         "timeout_ms" => b.timeout_ms(unsigned(v, at)?),
         "verify_tls" => b.verify_tls(boolean(v, at)?),
+        "renews_dependents" => b.renews_dependents(boolean(v, at)?),
         "retry" => {
             let mut m = object(v, at)?.clone();
             let attempts = take(&mut m, "max_attempts").map(|v| unsigned(&v, at)).transpose()?.unwrap_or(3);

@@ -68,6 +68,7 @@ enum class EventKind : int {
   Invalidated = TOKENFORGE_EVENT_KIND_INVALIDATED,
   StaleServed = TOKENFORGE_EVENT_KIND_STALE_SERVED,
   LoadedFromStorage = TOKENFORGE_EVENT_KIND_LOADED_FROM_STORAGE,
+  StorageFailed = TOKENFORGE_EVENT_KIND_STORAGE_FAILED,
 };
 
 /// How request data is encoded in a POST body (tokenforge_content_type).
@@ -407,13 +408,19 @@ struct Callbacks {
     return ctx ? &holder : nullptr;
   }
 
+  /// A hook that throws refuses the request with the exception's code (a tokenforge::Error's,
+  /// else CALLBACK) and message, through tokenforge_request_fail_error: the caller of the
+  /// fetch sees them, on whichever thread the hook ran.
   template <class Box>
   static tokenforge_result request_hook(void *userdata, const tokenforge_context *ctx, tokenforge_request *req) noexcept {
-    return guard(nullptr, [&] {
+    tokenforge_error *err = nullptr;
+    const tokenforge_result rc = guard(&err, [&] {
       const Context holder(Context::Borrowed{}, ctx);
       Request request(req);
       unbox<Box>(userdata)(view(ctx, holder), request);
     });
+    if (err) tokenforge_request_fail_error(req, err);  // takes err
+    return rc;
   }
 
   template <class Box>
@@ -635,6 +642,11 @@ class FetcherBuilder {
   FetcherBuilder &set_client_auth_in_body(bool in_body) {
     return check(tokenforge_fetcher_builder_set_client_auth_in_body(ptr_.get(), in_body), "set_client_auth_in_body");
   }
+  /// How the client authenticates, to the client_credentials grant and to the refresh
+  /// endpoint: "client_secret_basic" (default) or "client_secret_post".
+  FetcherBuilder &set_client_auth(const std::string &method) {
+    return check(tokenforge_fetcher_builder_set_client_auth(ptr_.get(), method.c_str()), "set_client_auth");
+  }
   /// Lifetime of every token of this fetcher, overriding expires_in; positive.
   FetcherBuilder &set_ttl_ms(int64_t ttl_ms) {
     return check(tokenforge_fetcher_builder_set_ttl_ms(ptr_.get(), ttl_ms), "set_ttl_ms");
@@ -657,9 +669,11 @@ class FetcherBuilder {
   }
   /// In a pipeline, renews a cached token that has a refresh token at `token_url` (a public
   /// client when `client_secret` is absent).
-  FetcherBuilder &set_refresh_endpoint(const std::string &token_url, const std::string &client_id,
+  /// No client_id: the step's own client; a client_id without secret: a public client.
+  FetcherBuilder &set_refresh_endpoint(const std::string &token_url,
+                                       const std::optional<std::string> &client_id = std::nullopt,
                                        const std::optional<std::string> &client_secret = std::nullopt) {
-    return check(tokenforge_fetcher_builder_set_refresh_endpoint(ptr_.get(), token_url.c_str(), client_id.c_str(),
+    return check(tokenforge_fetcher_builder_set_refresh_endpoint(ptr_.get(), token_url.c_str(), detail::c_str(client_id),
                                                                  detail::c_str(client_secret)),
                  "set_refresh_endpoint");
   }

@@ -363,7 +363,7 @@ TEST(FetcherBuilder, SettersRefuseBadValuesAndStayUsable) {
   EXPECT_EQ(code([&] { b.set_token_header("X-Token"); }), ErrorCode::InvalidArgument);  // header builders only
   EXPECT_EQ(code([&] { b.set_token_type("Bearer"); }), ErrorCode::InvalidArgument);     // header builders only
   EXPECT_EQ(code([&] { b.set_basic_auth("a:b", "p"); }), ErrorCode::InvalidArgument);
-  EXPECT_EQ(code([&] { b.set_client_auth_in_body(true); }), ErrorCode::InvalidArgument);
+  EXPECT_EQ(code([&] { b.set_client_auth("client_secret_magic"); }), ErrorCode::InvalidArgument);
   EXPECT_EQ(code([&] { b.set_ttl_ms(0); }), ErrorCode::InvalidArgument);
   EXPECT_EQ(code([&] { b.set_timeout_ms(0); }), ErrorCode::InvalidArgument);
   EXPECT_EQ(code([&] { b.set_retry(0, 10); }), ErrorCode::InvalidArgument);
@@ -520,23 +520,48 @@ TEST(RequestHook, SetsARawBody) {
 }
 
 template <class Hook>
-void expect_hook_failure_is_callback_error(Hook hook) {
+void expect_hook_failure(Hook hook, ErrorCode code, const std::string &message) {
   tf::Fetcher f = tf::FetcherBuilder::body("thrower", g_url, "/echo").set_request_hook(hook).build();
   const long before = server_count("/echo");
   const tf::Error e = error_of([&] { f.fetch(); });
-  EXPECT_EQ(e.code(), ErrorCode::Callback);
+  EXPECT_EQ(e.code(), code);
+  EXPECT_EQ(std::string(e.what()), message);
   EXPECT_EQ(e.step(), "thrower");
   EXPECT_EQ(server_count("/echo"), before);  // nothing was sent
 }
 
-TEST(RequestHook, ExceptionsBecomeCallbackErrors) {
-  expect_hook_failure_is_callback_error(
-      [](const tf::Context *, tf::Request &) { throw std::runtime_error("hook failed"); });
-  expect_hook_failure_is_callback_error(
-      [](const tf::Context *, tf::Request &) { throw tf::Error(ErrorCode::OAuth, "hook said no"); });
-  expect_hook_failure_is_callback_error(
-      [](const tf::Context *, tf::Request &) { throw tf::Error(ErrorCode::Ok, "an OK error still fails"); });
-  expect_hook_failure_is_callback_error([](const tf::Context *, tf::Request &) { throw 42; });
+// A throwing hook refuses the request with the exception's code and message.
+TEST(RequestHook, ExceptionsRefuseWithTheirCodeAndMessage) {
+  expect_hook_failure([](const tf::Context *, tf::Request &) { throw std::runtime_error("hook failed"); },
+                      ErrorCode::Callback, "hook failed");
+  expect_hook_failure([](const tf::Context *, tf::Request &) { throw tf::Error(ErrorCode::OAuth, "hook said no"); },
+                      ErrorCode::OAuth, "hook said no");
+  expect_hook_failure(
+      [](const tf::Context *, tf::Request &) { throw tf::Error(ErrorCode::Ok, "an OK error still fails"); },
+      ErrorCode::Callback, "an OK error still fails");
+  expect_hook_failure([](const tf::Context *, tf::Request &) { throw 42; }, ErrorCode::Callback,
+                      "a C++ callback threw a non-standard exception");
+}
+
+// The same on a library thread: two dependencies fetched in parallel, one of them refused by
+// its hook, reach the pipeline's caller with the hook's code and message.
+TEST(RequestHook, RefusalFromALibraryThreadReachesThePipelineCaller) {
+  tf::Pipeline p;
+  auto dep = [](const std::string &name, bool refuse) {
+    tf::FetcherBuilder b = tf::FetcherBuilder::body(name, g_url, "/slow/50");
+    if (refuse) b.set_request_hook([](const tf::Context *, tf::Request &) { throw tf::Error(ErrorCode::OAuth, "no"); });
+    return b.build();
+  };
+  p.add(dep("left", false));
+  p.add(dep("right", true));
+  p.add(tf::FetcherBuilder::body("top", g_url, "/echo").add_dependency("left").add_dependency("right").build());
+  const tf::Error direct = error_of([&] { p.get("right"); });
+  EXPECT_EQ(direct.code(), ErrorCode::OAuth);
+  EXPECT_EQ(std::string(direct.what()), "no");
+  p.invalidate("right");  // ends the step's memory of the failure
+  const tf::Error derived = error_of([&] { p.get("top"); });
+  EXPECT_EQ(derived.code(), ErrorCode::Dependency);
+  EXPECT_NE(std::string(derived.what()).find("no"), std::string::npos) << derived.what();
 }
 
 // ---- custom fetchers ----

@@ -1,0 +1,133 @@
+//! The state of one step: its cached token (read without a lock) and its single-flight and
+//! failure memory (behind a lock that a child process after `fork()` makes afresh).
+
+use crate::error::Error;
+use crate::fetcher::Fetcher;
+use crate::fork;
+use crate::token::Token;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Copies of a cached token handed out, so that threads on different cores do not all count
+/// references on one cache line.
+const SHARDS: usize = 8;
+
+thread_local! {
+    /// Which copy of a cached token this thread hands out.
+    static SHARD: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % SHARDS
+    };
+}
+
+/// A cached token (in [`SHARDS`] identical copies) and when to renew it.
+pub(super) struct Entry {
+    pub token: Arc<Token>,
+    copies: Vec<Arc<Token>>,
+    pub refresh_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+impl Entry {
+    /// An entry for `token`, renewed `margin_ms` before it expires at `expires_at_ms`.
+    pub fn new(token: Arc<Token>, refresh_at_ms: i64, expires_at_ms: i64) -> Entry {
+        let mut copies = vec![token.clone()];
+        copies.extend((1..SHARDS).map(|_| Arc::new(Token::clone(&token))));
+        Entry { token, copies, refresh_at_ms, expires_at_ms }
+    }
+
+    /// The token for this thread: equal to `token`, maybe another copy.
+    pub fn token_for_thread(&self) -> Arc<Token> {
+        SHARD.with(|s| self.copies[*s].clone())
+    }
+
+    /// Fresh: no renewal due yet.
+    pub fn is_fresh(&self, now: i64) -> bool {
+        now < self.refresh_at_ms
+    }
+
+    /// Valid: not expired (it may be stale, due for renewal).
+    pub fn is_valid(&self, now: i64) -> bool {
+        now < self.expires_at_ms
+    }
+}
+
+/// The single-flight state and failure memory of a step.
+#[derive(Default)]
+pub(super) struct Flight {
+    /// A fetch or renewal of the step is running.
+    pub running: bool,
+    /// Bumped when a fetch ends, so waiters know theirs is over.
+    pub round: u64,
+    /// What the last fetch served (a new token, the still valid old one, or the error).
+    pub outcome: Option<Result<Arc<Token>, Error>>,
+    /// Failures of the step's own fetch in a row.
+    pub failures: u32,
+    /// While a valid token exists: no renewal before this (backoff after failures).
+    pub renew_after_ms: i64,
+    /// Once no valid token exists: no fetch before this (a failure moments ago, or the
+    /// server's Retry-After); the last error is returned meanwhile.
+    pub fetch_after_ms: i64,
+    pub last_error: Option<Error>,
+    /// The storage was read for this step already.
+    pub storage_checked: bool,
+}
+
+impl Flight {
+    /// Forgets failures (a success, or an invalidation asking for a new fetch).
+    pub fn forget_failures(&mut self) {
+        self.failures = 0;
+        self.renew_after_ms = 0;
+        self.fetch_after_ms = 0;
+        self.last_error = None;
+    }
+}
+
+/// A step's flight behind its lock, made in one fork generation.
+pub(super) struct FlightCell {
+    fork_generation: u64,
+    pub flight: Mutex<Flight>,
+    pub done: Condvar,
+}
+
+pub(super) struct Step {
+    pub fetcher: Arc<Fetcher>,
+    pub entry: ArcSwapOption<Entry>,
+    cell: ArcSwap<FlightCell>,
+}
+
+impl FlightCell {
+    fn new(fork_generation: u64) -> FlightCell {
+        FlightCell { fork_generation, flight: Mutex::new(Flight::default()), done: Condvar::new() }
+    }
+}
+
+impl Step {
+    pub fn new(fetcher: Arc<Fetcher>) -> Step {
+        Step {
+            fetcher,
+            entry: ArcSwapOption::empty(),
+            cell: ArcSwap::from_pointee(FlightCell::new(fork::generation())),
+        }
+    }
+
+    /// The step's flight cell. In a child process after `fork()` the inherited one may be
+    /// locked by, or wait for, a thread that does not exist there: the child starts a fresh
+    /// one (the cached token stays).
+    pub fn cell(&self) -> Arc<FlightCell> {
+        let current = self.cell.load_full();
+        let generation = fork::generation();
+        if current.fork_generation == generation {
+            return current;
+        }
+        let fresh = Arc::new(FlightCell::new(generation));
+        let previous = self.cell.compare_and_swap(&current, fresh.clone());
+        if Arc::ptr_eq(&*previous, &current) {
+            fresh
+        } else {
+            self.cell()
+        }
+    }
+}
