@@ -119,7 +119,8 @@ typedef enum tokenforge_event_kind {
    */
   TOKENFORGE_EVENT_KIND_CACHE_HIT = 0,
   /**
-   * An upstream fetch (or refresh grant) of the step began.
+   * An upstream fetch (or refresh grant) of the step began: on a caller's behalf, or in the
+   * background (see `background`).
    */
   TOKENFORGE_EVENT_KIND_FETCH_STARTED = 1,
   /**
@@ -139,7 +140,7 @@ typedef enum tokenforge_event_kind {
    */
   TOKENFORGE_EVENT_KIND_RETRY = 5,
   /**
-   * The step's cached token was dropped (asked for, or a dependency was refetched).
+   * The step's cached token was dropped (invalidated, directly or through a dependency).
    */
   TOKENFORGE_EVENT_KIND_INVALIDATED = 6,
   /**
@@ -292,9 +293,14 @@ typedef struct tokenforge_event {
    */
   uint32_t attempt;
   /**
-   * Failure and stale-served events: the error; NULL otherwise.
+   * Failure, stale-served and storage events: the error; NULL otherwise.
    */
   const struct tokenforge_error *error;
+  /**
+   * True for the events of a renewal running in the background, which no caller waits
+   * for; false for a fetch a caller waits for, cache hits and invalidations.
+   */
+  bool background;
 } tokenforge_event;
 
 /**
@@ -881,6 +887,18 @@ enum tokenforge_result tokenforge_fetcher_builder_set_refresh_endpoint(struct to
                                                                        const char *client_secret);
 
 /**
+ * In a pipeline, `true` makes a renewal of this step renew its dependents at once, for
+ * servers that bind derived tokens to their parent; by default (`false`) they keep their
+ * tokens and renew when they go stale themselves. Invalidation cascades either way. One
+ * thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_renews_dependents(struct tokenforge_fetcher_builder *b,
+                                                                        bool renews);
+
+/**
  * Builds the fetcher. Always consumes `b`, even on failure. On success `*out` receives a
  * fetcher the caller owns (free with `tokenforge_fetcher_free`). Errors:
  * `INVALID_ARGUMENT` (NULL `b` or `out`, empty name, bad URL), `CONFIG` (bad template, a
@@ -991,12 +1009,31 @@ enum tokenforge_result tokenforge_pipeline_set_default_lifetime_ms(struct tokenf
                                                                    struct tokenforge_error **err);
 
 /**
+ * Whether a token that is due for renewal but still valid is renewed in the background
+ * (`true`, the default: no caller waits while a valid token exists; renewals run on
+ * short-lived library threads) or by the caller that finds it due, on its own thread
+ * (`false`: the pipeline starts no thread at all, and independent dependencies are fetched
+ * one after another). `INVALID_ARGUMENT` for NULL. Before first use, from one thread.
+ *
+ * # Safety
+ * `p` is NULL or live; `err` is NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_set_background_refresh(struct tokenforge_pipeline *p,
+                                                                  bool background,
+                                                                  struct tokenforge_error **err);
+
+/**
  * The token of `step`, owned by the caller: the cached one while fresh (no lock, no
- * allocation beyond a reference count); otherwise fetched after its stale dependencies
- * (independent ones in parallel), once for all concurrent callers, who all get its result.
- * Waiting is bounded by the fetch deadlines. A failed refresh while the old token is still
- * valid serves the old token (the error hook is told); after a failure the step backs off
- * (up to 30 s) instead of asking again on every call. Errors: `INVALID_ARGUMENT` (NULL, bad
+ * allocation beyond a reference count). A token due for renewal but still valid is returned
+ * at once too, with one renewal started in the background (see
+ * `tokenforge_pipeline_set_background_refresh`); a renewal leaves the dependents' tokens in
+ * place. Without a valid token it is fetched after those of its dependencies that have none
+ * (independent ones in parallel), once for all concurrent callers, who all get its result;
+ * waiting is bounded by the fetch deadlines. A failed renewal keeps serving the valid token
+ * (the error hook is told) and is retried with a backoff that fits within its remaining
+ * validity; without a valid token, a get after a failure fetches again unless the last
+ * attempt failed under half a second ago or the server's Retry-After forbids it (the last
+ * error is returned meanwhile). Errors: `INVALID_ARGUMENT` (NULL, bad
  * UTF-8, unknown step), `CONFIG` (missing dependency, cycle, or a hook of this step's fetch
  * asking for this step), `DEPENDENCY`, `TIMEOUT` and the fetch errors. Thread-safe.
  *
@@ -1011,8 +1048,9 @@ enum tokenforge_result tokenforge_pipeline_get(const struct tokenforge_pipeline 
 
 /**
  * Drops the cached (and stored) token of `step` and of every step that depends on it,
- * directly or not, and ends any backoff. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8,
- * unknown step), `CONFIG`, `STORAGE`. Thread-safe.
+ * directly or not, and forgets their failures, so that the next get fetches. A store that
+ * fails to delete is reported to the step's error hook and the event hook, not returned.
+ * Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8, unknown step), `CONFIG`. Thread-safe.
  *
  * # Safety
  * `p` is NULL or live; `step` is NULL or NUL-terminated; `err` is NULL or writable.
@@ -1038,7 +1076,8 @@ enum tokenforge_result tokenforge_pipeline_invalidate_if(const struct tokenforge
 
 /**
  * Reports each cache hit, fetch start, success and failure, refresh, retry, invalidation,
- * stale token served and token loaded from storage, with the step name and timings. The
+ * stale token served, token loaded from storage and storage failure, with the step name,
+ * timings and whether it happened in a background renewal. The
  * library owns `userdata` (see `tokenforge_free_userdata`). `INVALID_ARGUMENT` when `p` or
  * `hook` is NULL. Before first use, from one thread.
  *

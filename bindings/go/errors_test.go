@@ -38,7 +38,9 @@ func TestErrorOAuth(t *testing.T) {
 	e = fetchErr(t, okFetcher(t)(tokenforge.NewBodyFetcher(tokenforge.BodyOptions{
 		Name: "busy", BaseURL: baseURL, Endpoint: "/oauth-error/503/temporarily_unavailable", Retry: &tokenforge.Retry{MaxAttempts: 1},
 	})))
-	if e.Code != tokenforge.CodeOAuth || e.HTTPStatus != 503 || e.OAuthError != "temporarily_unavailable" ||
+	// A 5xx is HTTP_STATUS whatever its body says (OAUTH reads "refused, do not retry"); the
+	// OAuth fields are still filled.
+	if e.Code != tokenforge.CodeHTTPStatus || e.HTTPStatus != 503 || e.OAuthError != "temporarily_unavailable" ||
 		e.OAuthDescription != "described temporarily_unavailable" || !e.Retryable || e.Step != "busy" {
 		t.Errorf("temporarily unavailable: %+v", e)
 	}

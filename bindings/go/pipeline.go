@@ -38,10 +38,13 @@ const (
 	EventStaleServed EventKind = C.TOKENFORGE_EVENT_KIND_STALE_SERVED
 	// EventLoadedFromStorage: a token was taken from storage instead of being fetched.
 	EventLoadedFromStorage EventKind = C.TOKENFORGE_EVENT_KIND_LOADED_FROM_STORAGE
+	// EventStorageFailed: the storage failed (read, write or delete); Err says why. The
+	// get went on without it.
+	EventStorageFailed EventKind = C.TOKENFORGE_EVENT_KIND_STORAGE_FAILED
 )
 
 var eventNames = [...]string{"CACHE_HIT", "FETCH_STARTED", "FETCH_SUCCEEDED", "FETCH_FAILED",
-	"REFRESHED", "RETRY", "INVALIDATED", "STALE_SERVED", "LOADED_FROM_STORAGE"}
+	"REFRESHED", "RETRY", "INVALIDATED", "STALE_SERVED", "LOADED_FROM_STORAGE", "STORAGE_FAILED"}
 
 // String returns the kind's name, such as "CACHE_HIT".
 func (k EventKind) String() string {
@@ -64,23 +67,28 @@ type Event struct {
 	// Attempt is, for EventRetry, the number of the attempt about to start (2 for the first
 	// retry).
 	Attempt int
-	// Err is the error of EventFetchFailed and EventStaleServed, nil otherwise.
+	// Err is the error of EventFetchFailed, EventStaleServed and EventStorageFailed, nil
+	// otherwise.
 	Err *Error
+	// Background is true for the events of a renewal running in the background, which no
+	// caller waits for; false for a fetch a caller waits for, cache hits and invalidations.
+	Background bool
 }
 
 // EventHook receives pipeline events. It runs synchronously where the event happened (on
-// the caller's goroutine, or on a library thread for a parallel dependency fetch), possibly
-// on several at once; it must be quick and must not call the same pipeline. A panic in it
-// is recovered and ignored.
+// the caller's goroutine, or on a library thread for a parallel dependency fetch or a
+// background renewal), possibly on several at once; it must be quick and must not call the
+// same pipeline. A panic in it is recovered and ignored.
 type EventHook func(ev Event)
 
 func copyEvent(ev *C.tokenforge_event) Event {
 	e := Event{
-		Kind:      EventKind(ev.kind),
-		Step:      goStr(ev.step),
-		Duration:  time.Duration(ev.duration_us) * time.Microsecond,
-		ExpiresAt: msToTime(int64(ev.expires_at_ms)),
-		Attempt:   int(ev.attempt),
+		Kind:       EventKind(ev.kind),
+		Step:       goStr(ev.step),
+		Duration:   time.Duration(ev.duration_us) * time.Microsecond,
+		ExpiresAt:  msToTime(int64(ev.expires_at_ms)),
+		Attempt:    int(ev.attempt),
+		Background: bool(ev.background),
 	}
 	if ev.error != nil {
 		e.Err = copyError(ev.error)
@@ -203,6 +211,16 @@ func (p *Pipeline) SetStorage(s *Storage, keyPrefix string) error {
 func (p *Pipeline) SetRefreshMargin(margin time.Duration) error {
 	return p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
 		return C.tokenforge_pipeline_set_refresh_margin_ms(ptr, C.int64_t(ceilMs(margin)), e)
+	})
+}
+
+// SetBackgroundRefresh says whether a token due for renewal but still valid is renewed in
+// the background (true, the default: no Token call waits while a valid token exists) or by
+// the caller that finds it due (false: the library starts no thread, and independent
+// dependencies are fetched one after another). Configure before first use.
+func (p *Pipeline) SetBackgroundRefresh(background bool) error {
+	return p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_set_background_refresh(ptr, C.bool(background), e)
 	})
 }
 

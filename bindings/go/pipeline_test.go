@@ -46,6 +46,18 @@ func (l *eventLog) hook(ev tokenforge.Event) {
 	l.mu.Unlock()
 }
 
+// background reports whether an event of this kind came from a background renewal.
+func (l *eventLog) background(kind tokenforge.EventKind) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.events {
+		if e.Kind == kind && e.Background {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *eventLog) count(kind tokenforge.EventKind) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -276,9 +288,38 @@ func TestPipelineRefreshEndpoint(t *testing.T) {
 		t.Fatalf("first token %q", first.AccessToken())
 	}
 	time.Sleep(1100 * time.Millisecond) // less than half the 2 s lifetime is left: stale
-	renewed := okToken(t)(p.Token(context.Background(), "cc"))
+	// Still valid: served at once while the renewal runs in the background.
+	if served := okToken(t)(p.Token(context.Background(), "cc")); served.AccessToken() != first.AccessToken() {
+		t.Errorf("served %q while renewing, want %q", served.AccessToken(), first.AccessToken())
+	}
+	renewed := first
+	for end := time.Now().Add(5 * time.Second); renewed.AccessToken() == first.AccessToken() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+		renewed = okToken(t)(p.Token(context.Background(), "cc"))
+	}
 	if !strings.HasPrefix(renewed.AccessToken(), "rf-") || log.count(tokenforge.EventRefreshed) != 1 {
 		t.Errorf("renewed %q, %d REFRESHED events", renewed.AccessToken(), log.count(tokenforge.EventRefreshed))
+	}
+	if !log.background(tokenforge.EventRefreshed) {
+		t.Error("the REFRESHED event does not say it happened in the background")
+	}
+}
+
+// Without background refresh the caller that finds the token due renews it itself.
+func TestPipelineSynchronousRefresh(t *testing.T) {
+	p := tokenforge.NewPipeline()
+	defer p.Close()
+	if err := p.SetBackgroundRefresh(false); err != nil {
+		t.Fatal(err)
+	}
+	f := okFetcher(t)(tokenforge.NewBodyFetcher(tokenforge.BodyOptions{Name: "sync", BaseURL: baseURL, Endpoint: "/switch/gosync", TTL: time.Second}))
+	if err := p.Add(f); err != nil {
+		t.Fatal(err)
+	}
+	first := okToken(t)(p.Token(context.Background(), "sync"))
+	time.Sleep(600 * time.Millisecond) // stale: the margin is half the lifetime
+	if renewed := okToken(t)(p.Token(context.Background(), "sync")); renewed.AccessToken() == first.AccessToken() {
+		t.Errorf("the caller got the stale token %q, not its own renewal", renewed.AccessToken())
 	}
 }
 
@@ -325,5 +366,40 @@ func TestPipelineHookErrors(t *testing.T) {
 		if w.step != "hooked" && !errors.Is(err, errSentinel) {
 			t.Errorf("%s: errors.Is(err, sentinel) is false", w.step)
 		}
+	}
+}
+
+// A request hook that refuses on a library thread (a dependency fetched in parallel) reaches
+// the Pipeline.Token caller with its code, its message and its Go error.
+func TestRequestHookErrorFromALibraryThread(t *testing.T) {
+	p := tokenforge.NewPipeline()
+	defer p.Close()
+	slow := okFetcher(t)(tokenforge.NewBodyFetcher(tokenforge.BodyOptions{Name: "slow", BaseURL: baseURL, Endpoint: "/slow/50"}))
+	refusing := okFetcher(t)(tokenforge.NewBodyFetcher(tokenforge.BodyOptions{
+		Name: "refusing", BaseURL: baseURL, Endpoint: "/echo",
+		RequestHook: func(*tokenforge.Context, *tokenforge.Request) error {
+			return fmt.Errorf("vault: %w", errSentinel)
+		},
+	}))
+	top := okFetcher(t)(tokenforge.NewBodyFetcher(tokenforge.BodyOptions{
+		Name: "top", BaseURL: baseURL, Endpoint: "/echo", DependsOn: []string{"slow", "refusing"},
+	}))
+	for _, f := range []*tokenforge.Fetcher{slow, refusing, top} {
+		if err := p.Add(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := p.Token(context.Background(), "top") // "refusing" runs on a library thread
+	e := asError(t, err)
+	if e.Code != tokenforge.CodeDependency || !strings.Contains(e.Message, "vault: no way") || !errors.Is(err, errSentinel) {
+		t.Errorf("derived: %+v (errors.Is %v)", e, errors.Is(err, errSentinel))
+	}
+	if err := p.Invalidate("refusing"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Token(context.Background(), "refusing")
+	e = asError(t, err)
+	if e.Code != tokenforge.CodeCallback || e.Message != "vault: no way" || e.Step != "refusing" || !errors.Is(err, errSentinel) {
+		t.Errorf("direct: %+v", e)
 	}
 }

@@ -376,6 +376,108 @@ static void test_threads(void) {
   CHECK(atomic_load(&c.frees) == 1);
 }
 
+
+/* ---- a request hook refusing with its own code and message ---- */
+static tokenforge_result refusing_hook(void *userdata, const tokenforge_context *ctx, tokenforge_request *req) {
+  (void)ctx;
+  counter *c = userdata;
+  atomic_fetch_add(&c->calls, 1);
+  /* The hook sees the grant it is about to send. */
+  const char *grant = tokenforge_request_data(req, "grant_type");
+  if (c->mode == 0) {
+    /* Bad calls of the failing functions are refused and change nothing. */
+    if (tokenforge_request_fail(req, TOKENFORGE_RESULT_OK, "ok is no failure") != TOKENFORGE_RESULT_INVALID_ARGUMENT) return TOKENFORGE_RESULT_PANIC;
+    if (tokenforge_request_fail(req, (tokenforge_result)4242, "no code") != TOKENFORGE_RESULT_INVALID_ARGUMENT) return TOKENFORGE_RESULT_PANIC;
+    if (tokenforge_request_fail_error(req, NULL) != TOKENFORGE_RESULT_INVALID_ARGUMENT) return TOKENFORGE_RESULT_PANIC;
+    if (tokenforge_request_fail(NULL, TOKENFORGE_RESULT_OAUTH, "x") != TOKENFORGE_RESULT_INVALID_ARGUMENT) return TOKENFORGE_RESULT_PANIC;
+    if (grant == NULL || strcmp(grant, "client_credentials") != 0) return TOKENFORGE_RESULT_PANIC;
+    tokenforge_request_fail(req, TOKENFORGE_RESULT_OAUTH, "the vault said no");
+    return TOKENFORGE_RESULT_OAUTH;
+  }
+  if (c->mode == 1) {
+    tokenforge_request_fail(req, TOKENFORGE_RESULT_TRANSPORT, NULL); /* default message */
+    return TOKENFORGE_RESULT_OK;                                     /* the failure stands */
+  }
+  tokenforge_error *e = tokenforge_error_new(TOKENFORGE_RESULT_CONFIG, "hook config missing");
+  tokenforge_request_fail_error(req, e); /* takes e */
+  return TOKENFORGE_RESULT_CONFIG;
+}
+
+static void test_request_hook_fails_with_its_own_code(void) {
+  counter c = {0};
+  tokenforge_fetcher_builder *b = tokenforge_fetcher_builder_new_client_credentials(
+      "vaulted", "http://127.0.0.1:1/oauth/token", "c", "c-secret", NULL);
+  CHECK(tokenforge_fetcher_builder_set_request_hook(b, refusing_hook, &c, free_counter) == TOKENFORGE_RESULT_OK);
+  tokenforge_fetcher *f = build(b);
+  const struct {
+    tokenforge_result code;
+    const char *message;
+  } want[] = {{TOKENFORGE_RESULT_OAUTH, "the vault said no"},
+              {TOKENFORGE_RESULT_TRANSPORT, "request hook failed with TRANSPORT"},
+              {TOKENFORGE_RESULT_CONFIG, "hook config missing"}};
+  for (int mode = 0; mode < 3; mode++) {
+    c.mode = mode;
+    tokenforge_token *t = NULL;
+    tokenforge_error *err = NULL;
+    CHECK(tokenforge_fetcher_fetch(f, NULL, &t, &err) == want[mode].code);
+    CHECK(t == NULL && err != NULL);
+    CHECK(tokenforge_error_code(err) == want[mode].code);
+    CHECK(strcmp(tokenforge_error_message(err), want[mode].message) == 0);
+    CHECK(tokenforge_error_step(err) != NULL && strcmp(tokenforge_error_step(err), "vaulted") == 0);
+    tokenforge_error_free(err);
+  }
+  CHECK(atomic_load(&c.calls) == 3); /* nothing was sent: port 1 would have failed with TRANSPORT */
+  tokenforge_fetcher_free(f);
+  CHECK(atomic_load(&c.frees) == 1);
+}
+
+/* ---- a custom fetcher's error cause, through a dependent step on a library thread ---- */
+static atomic_int causes_freed;
+static int cause_tag;
+
+static void free_cause(void *cause) {
+  if (cause == &cause_tag) atomic_fetch_add(&causes_freed, 1);
+}
+
+static tokenforge_result failing_with_cause(void *userdata, const tokenforge_context *ctx, tokenforge_token **out,
+                                            tokenforge_error **err) {
+  (void)userdata;
+  (void)ctx;
+  (void)out;
+  *err = tokenforge_error_new(TOKENFORGE_RESULT_OAUTH, "backend refused");
+  tokenforge_error_set_cause(*err, &cause_tag, free_cause);
+  return TOKENFORGE_RESULT_OAUTH;
+}
+
+static void test_error_causes_travel(void) {
+  tokenforge_fetcher *bad = NULL, *slow = NULL, *top = NULL;
+  CHECK(tokenforge_fetcher_new_custom("bad", NULL, 0, -1, failing_with_cause, NULL, NULL, &bad, NULL) == TOKENFORGE_RESULT_OK);
+  slow = build(tokenforge_fetcher_builder_new_body("slow", base_url(), "/slow/50"));
+  tokenforge_fetcher_builder *b = tokenforge_fetcher_builder_new_body("top", base_url(), "/echo");
+  tokenforge_fetcher_builder_add_dependency(b, "slow");
+  tokenforge_fetcher_builder_add_dependency(b, "bad");
+  top = build(b);
+  tokenforge_pipeline *p = tokenforge_pipeline_new();
+  tokenforge_pipeline_add(p, bad, NULL);
+  tokenforge_pipeline_add(p, slow, NULL);
+  tokenforge_pipeline_add(p, top, NULL);
+  tokenforge_fetcher_free(bad);
+  tokenforge_fetcher_free(slow);
+  tokenforge_fetcher_free(top);
+  tokenforge_token *t = NULL;
+  tokenforge_error *err = NULL;
+  /* "bad" is fetched on a library thread, in parallel with "slow". */
+  CHECK(tokenforge_pipeline_get(p, "top", &t, &err) == TOKENFORGE_RESULT_DEPENDENCY);
+  CHECK(err != NULL && strstr(tokenforge_error_message(err), "backend refused") != NULL);
+  CHECK(tokenforge_error_cause(err) == &cause_tag);
+  tokenforge_error_free(err);
+  CHECK(tokenforge_error_cause(NULL) == NULL);
+  CHECK(tokenforge_error_set_cause(NULL, &cause_tag, free_cause) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(atomic_load(&causes_freed) == 1); /* freed at once when the call fails */
+  tokenforge_pipeline_free(p);            /* the pipeline remembered the last failure */
+  CHECK(atomic_load(&causes_freed) == 2);
+}
+
 int main(void) {
   test_request_hook();
   test_raw_body();
@@ -384,5 +486,7 @@ int main(void) {
   test_custom_fetcher();
   test_custom_storage();
   test_threads();
+  test_request_hook_fails_with_its_own_code();
+  test_error_causes_travel();
   return summary("hooks");
 }

@@ -1,9 +1,11 @@
 /* C-level tests of pipelines against the real shared library and the loopback server at
    $TOKENFORGE_URL: JSON configuration, caching, events, invalidation, storage reuse, bad
    input, re-entrancy and threads. Prints "N passed, N failed". */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "tokenforge.h"
@@ -31,14 +33,17 @@ static const char *THREE_STEPS =
     "{\"name\":\"app\",\"kind\":\"client_credentials\",\"token_url\":\"%s/oauth/token\","
     " \"client_id\":\"c\",\"client_secret\":\"c-secret\"}]}";
 
+#define KINDS 10 /* tokenforge_event_kind values */
+
 typedef struct {
-  atomic_int kinds[9];
+  atomic_int kinds[KINDS];
+  atomic_int background[KINDS];
   atomic_int frees;
 } events;
 
 static void on_event(void *ud, const tokenforge_event *e) {
   events *ev = ud;
-  if (e->kind >= 0 && e->kind < 9) atomic_fetch_add(&ev->kinds[e->kind], 1);
+  if (e->kind >= 0 && e->kind < KINDS) atomic_fetch_add(e->background ? &ev->background[e->kind] : &ev->kinds[e->kind], 1);
   if (e->step == NULL || e->step[0] == '\0') atomic_fetch_add(&ev->kinds[0], 1000); /* must not happen */
 }
 
@@ -204,11 +209,121 @@ static void test_threads(void) {
   tokenforge_pipeline_free(p);
 }
 
+/* ---- a store that fails every call never fails a get ---- */
+typedef struct {
+  atomic_int retrieves, stores, deletes;
+} failing_store;
+
+static tokenforge_result fs_fail(tokenforge_error **err, const char *message) {
+  *err = tokenforge_error_new(TOKENFORGE_RESULT_STORAGE, message);
+  return TOKENFORGE_RESULT_STORAGE;
+}
+
+static tokenforge_result fs_store(void *ud, const char *key, const tokenforge_token *t, tokenforge_error **err) {
+  (void)key;
+  (void)t;
+  atomic_fetch_add(&((failing_store *)ud)->stores, 1);
+  return fs_fail(err, "disk full");
+}
+
+static tokenforge_result fs_retrieve(void *ud, const char *key, tokenforge_token **out, tokenforge_error **err) {
+  (void)key;
+  (void)out;
+  atomic_fetch_add(&((failing_store *)ud)->retrieves, 1);
+  return fs_fail(err, "store offline");
+}
+
+static tokenforge_result fs_delete(void *ud, const char *key, tokenforge_error **err) {
+  (void)key;
+  atomic_fetch_add(&((failing_store *)ud)->deletes, 1);
+  return fs_fail(err, "store offline");
+}
+
+static void count_storage_errors(void *ud, const tokenforge_error *e, const tokenforge_context *ctx) {
+  (void)ctx;
+  if (tokenforge_error_code(e) == TOKENFORGE_RESULT_STORAGE && strstr(tokenforge_error_message(e), "callback failed") != NULL)
+    atomic_fetch_add((atomic_int *)ud, 1);
+}
+
+static void test_failing_store_never_fails_a_get(void) {
+  failing_store fs;
+  memset(&fs, 0, sizeof fs);
+  tokenforge_storage_callbacks cb = {sizeof cb, fs_store, fs_retrieve, fs_delete};
+  tokenforge_storage *s = NULL;
+  CHECK(tokenforge_storage_new_custom(&cb, &fs, NULL, &s, NULL) == TOKENFORGE_RESULT_OK);
+  atomic_int told = 0;
+  tokenforge_fetcher_builder *b = tokenforge_fetcher_builder_new_body("t", base_url(), "/echo");
+  CHECK(tokenforge_fetcher_builder_set_error_hook(b, count_storage_errors, &told, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_fetcher *f = NULL;
+  CHECK(tokenforge_fetcher_builder_build(b, &f, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_pipeline *p = tokenforge_pipeline_new();
+  CHECK(tokenforge_pipeline_add(p, f, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_fetcher_free(f);
+  CHECK(tokenforge_pipeline_set_storage(p, s, "c", NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_storage_free(s); /* the pipeline keeps its reference */
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  CHECK(tokenforge_pipeline_set_event_hook(p, on_event, &ev, NULL, NULL) == TOKENFORGE_RESULT_OK);
+  for (int round = 0; round < 2; round++) {
+    tokenforge_token *t = NULL;
+    tokenforge_error *err = NULL;
+    CHECK(tokenforge_pipeline_get(p, "t", &t, &err) == TOKENFORGE_RESULT_OK);
+    CHECK(t != NULL && strcmp(tokenforge_token_access_token(t), "echo-token") == 0);
+    CHECK(err == NULL);
+    tokenforge_token_free(t);
+    CHECK(tokenforge_pipeline_invalidate(p, "t", &err) == TOKENFORGE_RESULT_OK); /* its delete fails too */
+    CHECK(err == NULL);
+  }
+  int calls = atomic_load(&fs.retrieves) + atomic_load(&fs.stores) + atomic_load(&fs.deletes);
+  CHECK(atomic_load(&fs.retrieves) == 1 && atomic_load(&fs.stores) == 2 && atomic_load(&fs.deletes) == 2);
+  CHECK(atomic_load(&told) == calls);
+  CHECK(atomic_load(&ev.kinds[TOKENFORGE_EVENT_KIND_STORAGE_FAILED]) == calls);
+  CHECK(atomic_load(&ev.kinds[TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED]) == 2);
+  tokenforge_pipeline_free(p);
+}
+
+/* ---- freeing a pipeline while a renewal runs in the background ---- */
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void test_free_during_a_background_renewal(void) {
+  tokenforge_pipeline *p = from_json(
+      "{\"steps\":[{\"name\":\"slow\",\"kind\":\"body\",\"base_url\":\"%s\",\"endpoint\":\"/slow/800\","
+      "\"ttl_ms\":1000}]}");
+  CHECK(p != NULL);
+  if (p == NULL) return;
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  CHECK(tokenforge_pipeline_set_event_hook(p, on_event, &ev, free_events, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_token *t = NULL;
+  CHECK(tokenforge_pipeline_get(p, "slow", &t, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_token_free(t);
+  sleep_ms(600); /* stale: the margin is half of the 1 s lifetime */
+  t = NULL;
+  CHECK(tokenforge_pipeline_get(p, "slow", &t, NULL) == TOKENFORGE_RESULT_OK); /* starts the renewal */
+  CHECK(t != NULL);
+  tokenforge_token_free(t);
+  for (int i = 0; i < 500 && atomic_load(&ev.background[TOKENFORGE_EVENT_KIND_FETCH_STARTED]) == 0; i++) sleep_ms(1);
+  CHECK(atomic_load(&ev.background[TOKENFORGE_EVENT_KIND_FETCH_STARTED]) == 1);
+  tokenforge_pipeline_free(p);
+  /* free returned while the renewal (800 ms) still holds the hooks ... */
+  CHECK(atomic_load(&ev.frees) == 0);
+  CHECK(atomic_load(&ev.background[TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED]) == 0);
+  /* ... which are released once it ends, after its last event. */
+  for (int i = 0; i < 500 && atomic_load(&ev.frees) == 0; i++) sleep_ms(10);
+  CHECK(atomic_load(&ev.frees) == 1);
+  CHECK(atomic_load(&ev.background[TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED]) == 1);
+}
+
 int main(void) {
   test_json_pipeline_cache_and_invalidation();
   test_bad_input();
   test_storage_reuse();
   test_reentrancy();
   test_threads();
+  test_failing_store_never_fails_a_get();
+  test_free_during_a_background_renewal();
   return summary("pipeline");
 }
