@@ -39,9 +39,9 @@ struct Sample {
 
 fn step_json(name: &str, server: &Server, depends_on: Option<&str>) -> String {
     let deps = match depends_on {
-        Some(d) => format!(
-            r#","depends_on":["{d}"],"request_headers":{{"Authorization":"{{{{{d}.authorization}}}}"}}"#
-        ),
+        Some(d) => {
+            format!(r#","depends_on":["{d}"],"request_headers":{{"Authorization":"{{{{{d}.authorization}}}}"}}"#)
+        }
         None => String::new(),
     };
     format!(
@@ -159,7 +159,10 @@ fn run(server: &Server, chain: bool, seconds: u64) {
     let slow: Vec<Duration> = samples.iter().filter(|s| s.took > Duration::from_millis(50)).map(|s| s.took).collect();
     samples.sort_by_key(|s| s.took);
     let pct = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1].took;
-    println!("load, {label}: {} gets in {seconds} s by {THREADS} threads, endpoint failing 30% of attempts", samples.len());
+    println!(
+        "load, {label}: {} gets in {seconds} s by {THREADS} threads, endpoint failing 30% of attempts",
+        samples.len()
+    );
     println!("  failed gets: {failed}");
     println!(
         "  gets over 50 ms: {}{}",

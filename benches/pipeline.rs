@@ -5,13 +5,13 @@ use std::ffi::{c_void, CStr, CString};
 use std::ptr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
+use tokenforge::ffi::context::tokenforge_context;
 use tokenforge::ffi::error::tokenforge_error;
 use tokenforge::ffi::fetcher::*;
 use tokenforge::ffi::fetcher_builder::*;
 use tokenforge::ffi::pipeline::*;
 use tokenforge::ffi::result::ResultArg;
 use tokenforge::ffi::token::*;
-use tokenforge::ffi::context::tokenforge_context;
 use tokenforge::ResultCode;
 use tokenforge_testserver::Server;
 
@@ -31,7 +31,10 @@ unsafe extern "C" fn constant_token(
     out: *mut *mut tokenforge_token,
     _: *mut *mut tokenforge_error,
 ) -> ResultArg {
-    unsafe { *out = tokenforge_token_new(c"a-cached-token-of-typical-length-0123456789".as_ptr(), ptr::null(), -1, ptr::null()) };
+    unsafe {
+        *out =
+            tokenforge_token_new(c"a-cached-token-of-typical-length-0123456789".as_ptr(), ptr::null(), -1, ptr::null())
+    };
     ResultArg(0)
 }
 
@@ -57,7 +60,17 @@ fn cached_get() {
     let mut f = ptr::null_mut();
     let name = c"cached";
     unsafe {
-        tokenforge_fetcher_new_custom(name.as_ptr(), ptr::null(), 0, 3_600_000, Some(constant_token), ptr::null_mut(), None, &mut f, ptr::null_mut());
+        tokenforge_fetcher_new_custom(
+            name.as_ptr(),
+            ptr::null(),
+            0,
+            3_600_000,
+            Some(constant_token),
+            ptr::null_mut(),
+            None,
+            &mut f,
+            ptr::null_mut(),
+        );
         tokenforge_pipeline_add(p, f, ptr::null_mut());
         tokenforge_fetcher_free(f);
     }
@@ -84,7 +97,8 @@ fn cached_get() {
                 })
             })
             .collect();
-        let per_call: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap().as_nanos() as f64 / f64::from(N)).collect();
+        let per_call: Vec<f64> =
+            handles.into_iter().map(|h| h.join().unwrap().as_nanos() as f64 / f64::from(N)).collect();
         let mean = per_call.iter().sum::<f64>() / per_call.len() as f64;
         println!("cached get, {threads} thread(s): {mean:.1} ns per call (get + free; per thread, {N} calls each)");
     }
@@ -151,7 +165,10 @@ fn fetch_vs_bare(server: &Server) {
 }
 
 fn stampede(server: &Server) {
-    let json = format!(r#"{{"steps":[{{"name":"stale","kind":"body","base_url":"{}","endpoint":"/slow/100"}}]}}"#, server.url());
+    let json = format!(
+        r#"{{"steps":[{{"name":"stale","kind":"body","base_url":"{}","endpoint":"/slow/100"}}]}}"#,
+        server.url()
+    );
     let p = Shared(pipeline_json(&json));
     let before = server.hits("/slow/100");
     let barrier = Arc::new(Barrier::new(64));

@@ -69,8 +69,18 @@ impl ResultCode {
     pub fn from_raw(raw: i64) -> Option<ResultCode> {
         use ResultCode::*;
         [
-            Ok, InvalidArgument, Config, Transport, Timeout, HttpStatus, Oauth, Response,
-            Dependency, Callback, Storage, Panic,
+            Ok,
+            InvalidArgument,
+            Config,
+            Transport,
+            Timeout,
+            HttpStatus,
+            Oauth,
+            Response,
+            Dependency,
+            Callback,
+            Storage,
+            Panic,
         ]
         .into_iter()
         .find(|c| *c as i64 == raw)
@@ -154,8 +164,8 @@ impl Error {
         e.http_status = status;
         e.oauth_error = Some(CText::lossy(error));
         e.oauth_description = description.map(CText::lossy);
-        e.retryable = status_is_retryable(status)
-            || matches!(error, "temporarily_unavailable" | "server_error" | "slow_down");
+        e.retryable =
+            status_is_retryable(status) || matches!(error, "temporarily_unavailable" | "server_error" | "slow_down");
         e
     }
 

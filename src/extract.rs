@@ -34,7 +34,10 @@ pub enum TokenSource {
     Body(BodyFields),
     /// `header` is matched case-insensitively; a value starting with `token_type` and a space
     /// is stored without that prefix.
-    Header { header: String, token_type: String },
+    Header {
+        header: String,
+        token_type: String,
+    },
 }
 
 /// The value at `path`: an exact top-level key first, otherwise a dotted path into nested
@@ -73,10 +76,7 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::response(format!(
-            "response body is JSON {}, not an object",
-            json_kind(&other)
-        ))),
+        Ok(other) => Err(Error::response(format!("response body is JSON {}, not an object", json_kind(&other)))),
         // serde_json's message names the position only, never the content.
         Err(e) => Err(Error::response(format!(
             "response body is not valid JSON ({:?} error at line {}, column {})",
@@ -150,10 +150,7 @@ pub fn token_from_response(
 fn body_token(object: Map<String, Value>, fields: &BodyFields, now_ms: i64) -> Result<Token> {
     let access = match lookup(&object, &fields.token) {
         None | Some(Value::Null) => {
-            return Err(Error::response(format!(
-                "token field \"{}\" is absent from the response",
-                fields.token
-            )))
+            return Err(Error::response(format!("token field \"{}\" is absent from the response", fields.token)))
         }
         Some(Value::String(s)) if s.is_empty() => {
             return Err(Error::response(format!("token field \"{}\" is empty", fields.token)))
@@ -171,8 +168,7 @@ fn body_token(object: Map<String, Value>, fields: &BodyFields, now_ms: i64) -> R
         Some(t) if !t.trim().is_empty() => t,
         _ => fields.default_token_type.as_str(),
     };
-    let expires_at = expires_in_ms(lookup(&object, &fields.expires_in))
-        .map(|ms| now_ms.saturating_add(ms));
+    let expires_at = expires_in_ms(lookup(&object, &fields.expires_in)).map(|ms| now_ms.saturating_add(ms));
     let refresh = lookup(&object, &fields.refresh_token).and_then(Value::as_str);
     let consumed = [&fields.token, &fields.token_type, &fields.expires_in, &fields.refresh_token];
     let mut token = Token::new(access, Some(token_type), expires_at, refresh)?;
@@ -185,12 +181,9 @@ fn body_token(object: Map<String, Value>, fields: &BodyFields, now_ms: i64) -> R
 }
 
 fn header_token(response: &Response, header: &str, token_type: &str) -> Result<Token> {
-    let raw = response
-        .header(header)
-        .ok_or_else(|| Error::response(format!("response has no \"{header}\" header")))?;
-    let value = std::str::from_utf8(raw)
-        .map_err(|_| Error::response(format!("header \"{header}\" is not UTF-8")))?
-        .trim();
+    let raw = response.header(header).ok_or_else(|| Error::response(format!("response has no \"{header}\" header")))?;
+    let value =
+        std::str::from_utf8(raw).map_err(|_| Error::response(format!("header \"{header}\" is not UTF-8")))?.trim();
     let value = strip_scheme(value, token_type);
     if value.is_empty() {
         return Err(Error::response(format!("header \"{header}\" is empty")));
@@ -282,12 +275,19 @@ mod tests {
     #[test]
     fn malformed_bodies_are_response_errors() {
         for body in [
-            "", "  ", "not json", "[1,2]", "\"str\"", "{\"access_token\":", "{}",
-            r#"{"access_token":null}"#, r#"{"access_token":""}"#, r#"{"access_token":5}"#,
+            "",
+            "  ",
+            "not json",
+            "[1,2]",
+            "\"str\"",
+            "{\"access_token\":",
+            "{}",
+            r#"{"access_token":null}"#,
+            r#"{"access_token":""}"#,
+            r#"{"access_token":5}"#,
             r#"{"access_token":"a\r\nb"}"#,
         ] {
-            let e = token_from_response(&response(200, &[], body), &body_source(), None, 0)
-                .unwrap_err();
+            let e = token_from_response(&response(200, &[], body), &body_source(), None, 0).unwrap_err();
             assert_eq!(e.code(), ResultCode::Response, "{body}: {e}");
         }
     }
@@ -296,8 +296,7 @@ mod tests {
     fn oauth_error_wins_even_with_200() {
         let body = r#"{"error":"invalid_client","error_description":"bad secret"}"#;
         for status in [200, 400, 401] {
-            let e = token_from_response(&response(status, &[], body), &body_source(), None, 0)
-                .unwrap_err();
+            let e = token_from_response(&response(status, &[], body), &body_source(), None, 0).unwrap_err();
             assert_eq!(e.code(), ResultCode::Oauth);
             assert_eq!(e.status(), status);
             assert_eq!(e.oauth_description().unwrap().as_str(), "bad secret");
@@ -306,8 +305,7 @@ mod tests {
 
     #[test]
     fn statuses_and_retry_after() {
-        let e = token_from_response(&response(302, &[("Location", "/x")], ""), &body_source(), None, 0)
-            .unwrap_err();
+        let e = token_from_response(&response(302, &[("Location", "/x")], ""), &body_source(), None, 0).unwrap_err();
         assert_eq!((e.code(), e.status()), (ResultCode::HttpStatus, 302));
         let e = token_from_response(&response(429, &[("Retry-After", "3")], "slow down"), &body_source(), None, 0)
             .unwrap_err();

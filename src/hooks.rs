@@ -4,7 +4,7 @@
 //! caught: the fetch fails with `CALLBACK` instead.
 
 use crate::context::Context;
-use crate::error::{Error, ResultCode, Result};
+use crate::error::{Error, Result, ResultCode};
 use crate::http::Request;
 use crate::token::Token;
 use std::panic::{catch_unwind, AssertUnwindSafe};

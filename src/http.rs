@@ -8,10 +8,10 @@ use crate::fork;
 use arc_swap::ArcSwap;
 use base64::Engine;
 use once_cell::sync::Lazy;
-use std::sync::Arc;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use ureq::http;
 // The `unversioned` API may change in a minor ureq release; Cargo.lock pins the version.
@@ -200,10 +200,7 @@ impl Response {
     pub fn for_test(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
         let mut map = http::HeaderMap::new();
         for (k, v) in headers {
-            map.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(v).unwrap(),
-            );
+            map.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_str(v).unwrap());
         }
         Response { status, headers: map, body: body.to_vec() }
     }
@@ -351,9 +348,7 @@ pub fn check_header(name: &str, value: &str) -> Result<()> {
         return Err(Error::invalid_argument(format!("invalid header name \"{}\"", name.escape_debug())));
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(Error::invalid_argument(format!(
-            "value of header \"{name}\" contains a line break or NUL"
-        )));
+        return Err(Error::invalid_argument(format!("value of header \"{name}\" contains a line break or NUL")));
     }
     Ok(())
 }
@@ -389,11 +384,8 @@ impl Request {
         Some(match self.content_type {
             ContentType::Form => (form_encode(&self.data).into_bytes(), "application/x-www-form-urlencoded"),
             ContentType::Json => {
-                let map: serde_json::Map<String, serde_json::Value> = self
-                    .data
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                    .collect();
+                let map: serde_json::Map<String, serde_json::Value> =
+                    self.data.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
                 (serde_json::Value::Object(map).to_string().into_bytes(), "application/json")
             }
         })
@@ -418,9 +410,9 @@ impl Request {
             }
             None => Vec::new(),
         };
-        builder.body(bytes).map_err(|_| {
-            Error::invalid_argument(format!("cannot build a request to {}", display_url(&self.url)))
-        })
+        builder
+            .body(bytes)
+            .map_err(|_| Error::invalid_argument(format!("cannot build a request to {}", display_url(&self.url))))
     }
 }
 
@@ -458,7 +450,11 @@ pub fn send(request: &Request, policy: &Policy, on_retry: Option<&OnRetry<'_>>) 
     }
 }
 
-fn attempt_once(req: http::Request<Vec<u8>>, remaining: Duration, policy: &Policy) -> std::result::Result<Response, Failure> {
+fn attempt_once(
+    req: http::Request<Vec<u8>>,
+    remaining: Duration,
+    policy: &Policy,
+) -> std::result::Result<Response, Failure> {
     let agents = agents();
     let agent = if policy.verify_tls { &agents.verifying } else { &agents.not_verifying };
     let url = req.uri().to_string();
@@ -466,12 +462,7 @@ fn attempt_once(req: http::Request<Vec<u8>>, remaining: Duration, policy: &Polic
     let fail = |e: ureq::Error| classify(e, &url, policy);
     let mut response = agent.run(req).map_err(fail)?;
     let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(policy.max_body as u64)
-        .read_to_vec()
-        .map_err(fail)?;
+    let body = response.body_mut().with_config().limit(policy.max_body as u64).read_to_vec().map_err(fail)?;
     Ok(Response { status, headers: response.headers().clone(), body })
 }
 
@@ -504,10 +495,9 @@ fn classify(e: ureq::Error, url: &str, policy: &Policy) -> Failure {
             (transport("connection refused".into()), true)
         }
         ureq::Error::Io(io) => (transport(format!("I/O error: {io}")), false),
-        ureq::Error::BodyExceedsLimit(limit) => (
-            Error::response(format!("response body exceeds the {limit} byte limit ({url})")),
-            false,
-        ),
+        ureq::Error::BodyExceedsLimit(limit) => {
+            (Error::response(format!("response body exceeds the {limit} byte limit ({url})")), false)
+        }
         ureq::Error::LargeResponseHeader(..) => {
             (Error::response(format!("response headers are too large ({url})")), false)
         }

@@ -39,7 +39,12 @@ impl Template {
             let (step, field) = inner
                 .split_once('.')
                 .map(|(s, f)| (s.trim(), f.trim()))
-                .filter(|(s, f)| !s.is_empty() && !f.is_empty() && !s.contains(char::is_whitespace) && !f.contains(char::is_whitespace))
+                .filter(|(s, f)| {
+                    !s.is_empty()
+                        && !f.is_empty()
+                        && !s.contains(char::is_whitespace)
+                        && !f.contains(char::is_whitespace)
+                })
                 .ok_or_else(|| {
                     Error::config(format!(
                         "the reference at character {} of the template is not {{{{step.field}}}}",

@@ -19,10 +19,7 @@ pub fn now_ms() -> i64 {
             return i64::from(ts.tv_sec).saturating_mul(1000) + i64::from(ts.tv_nsec) / 1_000_000;
         }
     }
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 /// An access token and what came with it. Immutable once built.
@@ -65,21 +62,11 @@ impl Token {
         let token_type = header_safe("token type", token_type)?;
         let refresh_token = match refresh_token {
             None | Some("") => None,
-            Some(r) => Some(
-                CText::new(r).ok_or_else(|| Error::response("refresh token contains NUL"))?,
-            ),
+            Some(r) => Some(CText::new(r).ok_or_else(|| Error::response("refresh token contains NUL"))?),
         };
         let authorization =
-            CText::new(&format!("{} {}", token_type.as_str(), access_token.as_str()))
-                .expect("parts are NUL-free");
-        Ok(Token {
-            access_token,
-            token_type,
-            expires_at_ms,
-            refresh_token,
-            authorization,
-            extras: Vec::new(),
-        })
+            CText::new(&format!("{} {}", token_type.as_str(), access_token.as_str())).expect("parts are NUL-free");
+        Ok(Token { access_token, token_type, expires_at_ms, refresh_token, authorization, extras: Vec::new() })
     }
 
     /// Adds (or replaces) an extra field. Values holding NUL are kept as JSON text.

@@ -29,7 +29,14 @@ fn constructors_return_null_on_bad_strings() {
         assert!(tokenforge_token_new(c"a\r\nb".as_ptr(), ptr::null(), -1, ptr::null()).is_null());
         assert!(tokenforge_fetcher_builder_new_body(ptr::null(), c"http://h".as_ptr(), c"".as_ptr()).is_null());
         assert!(tokenforge_fetcher_builder_new_header(c"s".as_ptr(), bad(), c"".as_ptr()).is_null());
-        assert!(tokenforge_fetcher_builder_new_client_credentials(c"s".as_ptr(), c"http://h".as_ptr(), ptr::null(), c"x".as_ptr(), ptr::null()).is_null());
+        assert!(tokenforge_fetcher_builder_new_client_credentials(
+            c"s".as_ptr(),
+            c"http://h".as_ptr(),
+            ptr::null(),
+            c"x".as_ptr(),
+            ptr::null()
+        )
+        .is_null());
     }
 }
 

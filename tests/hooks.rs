@@ -58,8 +58,9 @@ fn failing_or_panicking_request_hook_sends_nothing() {
             "no",
         ),
         (
-            Arc::new(|_: Option<&Context>, _: &mut tokenforge::http::Request| -> tokenforge::Result<()> { panic!("hook bug") })
-                as RequestHook,
+            Arc::new(|_: Option<&Context>, _: &mut tokenforge::http::Request| -> tokenforge::Result<()> {
+                panic!("hook bug")
+            }) as RequestHook,
             ResultCode::Callback,
             "request hook panicked",
         ),
@@ -120,7 +121,8 @@ fn custom_fetcher_with_dependencies_ttl_and_unchanged_errors() {
     assert_eq!(e.code(), ResultCode::Callback);
 
     let ok: FetchHook = Arc::new(|_| Token::new("t", None, None, None));
-    let code = |name: &str, deps: &[String], ttl| Fetcher::custom(name, deps, ttl, ok.clone(), None).unwrap_err().code();
+    let code =
+        |name: &str, deps: &[String], ttl| Fetcher::custom(name, deps, ttl, ok.clone(), None).unwrap_err().code();
     assert_eq!(code("", &[], None), ResultCode::InvalidArgument);
     assert_eq!(code("c", &["c".to_string()], None), ResultCode::Config);
     assert_eq!(code("c", &[], Some(0)), ResultCode::InvalidArgument);

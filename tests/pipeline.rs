@@ -174,10 +174,12 @@ fn single_flight_shares_the_error_too() {
     let mut b = body(&s, "down", "/status/503", &[]);
     b.retry(1, 0).unwrap();
     let p = Arc::new(pipeline(vec![b]));
-    let handles: Vec<_> = (0..8).map(|_| {
-        let p = p.clone();
-        std::thread::spawn(move || p.get("down").unwrap_err().code())
-    }).collect();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let p = p.clone();
+            std::thread::spawn(move || p.get("down").unwrap_err().code())
+        })
+        .collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), ResultCode::HttpStatus);
     }
@@ -451,13 +453,24 @@ fn events_report_fetches_hits_retries_failures_and_invalidations() {
     let mut p = pipeline(vec![f]);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
-    p.set_event_hook(Arc::new(move |e| s2.lock().unwrap().push((e.kind, e.step.as_str().to_string(), e.attempt, e.duration))))
-        .unwrap();
+    p.set_event_hook(Arc::new(move |e| {
+        s2.lock().unwrap().push((e.kind, e.step.as_str().to_string(), e.attempt, e.duration))
+    }))
+    .unwrap();
     p.get("f").unwrap();
     p.get("f").unwrap();
     p.invalidate("f").unwrap();
     let kinds: Vec<EventKind> = seen.lock().unwrap().iter().map(|e| e.0).collect();
-    assert_eq!(kinds, [EventKind::FetchStarted, EventKind::Retry, EventKind::FetchSucceeded, EventKind::CacheHit, EventKind::Invalidated]);
+    assert_eq!(
+        kinds,
+        [
+            EventKind::FetchStarted,
+            EventKind::Retry,
+            EventKind::FetchSucceeded,
+            EventKind::CacheHit,
+            EventKind::Invalidated
+        ]
+    );
     let events = seen.lock().unwrap();
     assert!(events.iter().all(|e| e.1 == "f"));
     assert_eq!(events[1].2, 2, "retry attempt number");

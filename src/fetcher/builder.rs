@@ -303,7 +303,12 @@ impl FetcherBuilder {
     /// authentication method. `client_id` `None`: the step's own client (the
     /// client_credentials client, or the Basic user), and then `client_secret` must be `None`
     /// too; a `client_id` without secret is a public client.
-    pub fn refresh_endpoint(&mut self, token_url: &str, client_id: Option<&str>, client_secret: Option<&str>) -> Result<()> {
+    pub fn refresh_endpoint(
+        &mut self,
+        token_url: &str,
+        client_id: Option<&str>,
+        client_secret: Option<&str>,
+    ) -> Result<()> {
         http::check_url(token_url)?;
         let client = match (client_id, client_secret) {
             (None, Some(_)) => {
@@ -345,8 +350,8 @@ impl FetcherBuilder {
         let depends_on = self.depends_on.clone();
         let (name, ttl_ms, renews_dependents) = (self.name.clone(), self.ttl_ms, self.renews_dependents);
         let imp = self.build_http()?;
-        let mut fetcher =
-            Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook).map_err(|e| e.with_step(&name))?;
+        let mut fetcher = Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook)
+            .map_err(|e| e.with_step(&name))?;
         fetcher.renews_dependents = renews_dependents;
         Ok(fetcher)
     }
@@ -354,9 +359,8 @@ impl FetcherBuilder {
     fn templates(&self, list: &[(String, String)], what: &str) -> Result<Vec<(String, Template)>> {
         list.iter()
             .map(|(k, v)| {
-                let t = Template::parse(v).map_err(|e| {
-                    Error::config(format!("{what} \"{k}\": {}", e.message())).with_step(&self.name)
-                })?;
+                let t = Template::parse(v)
+                    .map_err(|e| Error::config(format!("{what} \"{k}\": {}", e.message())).with_step(&self.name))?;
                 if let Some(step) = t.steps().find(|s| !self.depends_on.iter().any(|d| d == s)) {
                     return Err(Error::config(format!(
                         "{what} \"{k}\" uses step \"{step}\", which is not a declared dependency"
@@ -372,10 +376,9 @@ impl FetcherBuilder {
     pub(crate) fn build_http(self) -> Result<HttpFetcher> {
         http::check_url(&self.url).map_err(|e| e.with_step(&self.name))?;
         let source = match self.kind {
-            Kind::Header => TokenSource::Header {
-                header: self.token_header.clone(),
-                token_type: self.token_type.clone(),
-            },
+            Kind::Header => {
+                TokenSource::Header { header: self.token_header.clone(), token_type: self.token_type.clone() }
+            }
             Kind::Body | Kind::ClientCredentials => TokenSource::Body(self.fields.clone()),
         };
         Ok(HttpFetcher {
@@ -392,7 +395,9 @@ impl FetcherBuilder {
                 Kind::Body | Kind::Header => None,
             },
             client: self.client.clone().or_else(|| {
-                self.basic_auth.as_ref().map(|(user, password)| Client { id: user.clone(), secret: Some(password.clone()) })
+                self.basic_auth
+                    .as_ref()
+                    .map(|(user, password)| Client { id: user.clone(), secret: Some(password.clone()) })
             }),
             client_auth: self.client_auth,
             refresh: self.refresh.clone(),

@@ -64,9 +64,8 @@ impl HttpFetcher {
     pub fn request(&self, context: &Context) -> Result<Request> {
         let headers = render(&self.headers, context)?;
         for (k, v) in &headers {
-            http::check_header(k, v).map_err(|_| {
-                Error::dependency(format!("template for header \"{k}\" produced a line break or NUL"))
-            })?;
+            http::check_header(k, v)
+                .map_err(|_| Error::dependency(format!("template for header \"{k}\" produced a line break or NUL")))?;
         }
         let mut request = Request {
             method: self.method,
@@ -123,7 +122,13 @@ impl HttpFetcher {
 
     /// The step's own fetch: builds the request from options and context, then [`Self::exchange`].
     /// Errors name the step `name`.
-    pub fn fetch(&self, name: Option<&str>, context: Option<&Context>, ttl_ms: Option<i64>, on_retry: Option<&OnRetry<'_>>) -> Result<Token> {
+    pub fn fetch(
+        &self,
+        name: Option<&str>,
+        context: Option<&Context>,
+        ttl_ms: Option<i64>,
+        on_retry: Option<&OnRetry<'_>>,
+    ) -> Result<Token> {
         let empty = Context::new();
         let request = self.request(context.unwrap_or(&empty)).map_err(named(name, false))?;
         self.exchange(name, request, context, &self.policy, &self.source, ttl_ms, on_retry)

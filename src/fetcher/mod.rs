@@ -11,9 +11,9 @@ pub use http_fetcher::{HttpFetcher, RefreshEndpoint};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
 use crate::hooks::{self, ErrorHook, FetchHook};
+use crate::http::OnRetry;
 use crate::text::CText;
 use crate::token::{now_ms, Token};
-use crate::http::OnRetry;
 use std::fmt;
 use std::time::Duration;
 
@@ -160,15 +160,18 @@ impl Fetcher {
     }
 
     fn fetch_custom(&self, fetch: &FetchHook, context: Option<&Context>) -> Result<Token> {
-        let token = hooks::call("custom fetcher", || fetch(context)).map_err(|e| e.with_step_field(self.name.as_str()))?;
+        let token =
+            hooks::call("custom fetcher", || fetch(context)).map_err(|e| e.with_step_field(self.name.as_str()))?;
         Ok(token.with_ttl(self.ttl_ms, now_ms()))
     }
 
     fn check_dependencies(&self, context: Option<&Context>) -> Result<()> {
         let missing = self.depends_on.iter().find(|d| context.and_then(|c| c.get(d.as_str())).is_none());
         match missing {
-            Some(d) => Err(Error::new(ResultCode::Dependency, format!("dependency \"{d}\" is absent from the context"))
-                .with_step(self.name.as_str())),
+            Some(d) => {
+                Err(Error::new(ResultCode::Dependency, format!("dependency \"{d}\" is absent from the context"))
+                    .with_step(self.name.as_str()))
+            }
             None => Ok(()),
         }
     }

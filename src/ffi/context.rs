@@ -4,8 +4,8 @@
 use super::handle::{arg_mut, borrow, clone_arc, take_box, to_box, Castable, OwnershipBox};
 use super::token::tokenforge_token;
 use super::{fallible, guarded, str_arg};
-use crate::error::Error;
 use crate::context::Context;
+use crate::error::Error;
 use std::ffi::c_char;
 use std::ptr;
 
@@ -57,13 +57,13 @@ pub unsafe extern "C" fn tokenforge_context_set(
 /// # Safety
 /// `c` is NULL or live; `name` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_context_get(c: *const tokenforge_context, name: *const c_char) -> *const tokenforge_token {
+pub unsafe extern "C" fn tokenforge_context_get(
+    c: *const tokenforge_context,
+    name: *const c_char,
+) -> *const tokenforge_token {
     guarded!(ptr::null(), {
         let name = unsafe { str_arg(name, "name") }.ok();
-        unsafe { borrow(c) }
-            .zip(name)
-            .and_then(|(c, n)| c.get(n))
-            .map_or(ptr::null(), |t| ptr::from_ref(t).cast())
+        unsafe { borrow(c) }.zip(name).and_then(|(c, n)| c.get(n)).map_or(ptr::null(), |t| ptr::from_ref(t).cast())
     })
 }
 

@@ -47,9 +47,7 @@ pub unsafe extern "C" fn tokenforge_error_new(code: ResultArg, message: *const c
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_code(e: *const tokenforge_error) -> ResultCode {
-    guarded!(ResultCode::Panic, {
-        unsafe { borrow(e) }.map_or(ResultCode::InvalidArgument, Error::code)
-    })
+    guarded!(ResultCode::Panic, { unsafe { borrow(e) }.map_or(ResultCode::InvalidArgument, Error::code) })
 }
 
 /// The message, never NULL (a static text for a NULL error). Borrowed from `e`.

@@ -33,7 +33,10 @@ pub struct tokenforge_event {
 pub type tokenforge_event_hook = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const tokenforge_event)>;
 
 /// The Rust event hook that calls the C one with each event.
-pub(crate) fn event_hook(hook: unsafe extern "C" fn(*mut c_void, *const tokenforge_event), data: Arc<UserData>) -> EventHook {
+pub(crate) fn event_hook(
+    hook: unsafe extern "C" fn(*mut c_void, *const tokenforge_event),
+    data: Arc<UserData>,
+) -> EventHook {
     Arc::new(move |e: &Event<'_>| {
         let event = tokenforge_event {
             kind: e.kind,

@@ -77,9 +77,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_dependency_count(f: *const tokenforg
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_dependency(f: *const tokenforge_fetcher, index: usize) -> *const c_char {
     guarded!(ptr::null(), {
-        unsafe { borrow(f) }
-            .and_then(|f| f.depends_on().get(index))
-            .map_or(ptr::null(), CText::as_ptr)
+        unsafe { borrow(f) }.and_then(|f| f.depends_on().get(index)).map_or(ptr::null(), CText::as_ptr)
     })
 }
 
@@ -149,9 +147,9 @@ pub unsafe extern "C" fn tokenforge_fetcher_new_custom(
             let token = token.map(Arc::unwrap_or_clone);
             match outcome {
                 Some(e) => Err(e),
-                None => token.ok_or_else(|| {
-                    Error::new(ResultCode::Callback, "custom fetcher returned OK without a token")
-                }),
+                None => {
+                    token.ok_or_else(|| Error::new(ResultCode::Callback, "custom fetcher returned OK without a token"))
+                }
             }
         });
         let fetcher = Fetcher::custom(name, &deps, ttl, hook, None)?;
@@ -170,8 +168,5 @@ unsafe fn str_array(array: *const *const c_char, n: usize, what: &str) -> Result
     if array.is_null() {
         return Err(Error::invalid_argument(format!("{what} is NULL")));
     }
-    (0..n)
-        .map(|i| unsafe { str_arg(*array.add(i), what) }.map(str::to_string))
-        .collect()
+    (0..n).map(|i| unsafe { str_arg(*array.add(i), what) }.map(str::to_string)).collect()
 }
-

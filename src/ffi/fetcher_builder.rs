@@ -2,12 +2,12 @@
 //! consumed by `tokenforge_fetcher_builder_build`, or abandoned with
 //! `tokenforge_fetcher_builder_free`.
 
+use super::context::tokenforge_context;
 use super::error::tokenforge_error;
 use super::fetcher::tokenforge_fetcher;
 use super::handle::{arg_mut, take_box, to_arc, to_box, Castable, OwnershipBox};
 use super::request::{request_hook, tokenforge_request_hook};
 use super::userdata::{context_ptr, tokenforge_free_userdata, UserData};
-use super::context::tokenforge_context;
 use super::{fallible, guarded, opt_str_arg, out_arg, str_arg, write_out};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
@@ -121,10 +121,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_new_client_credentials(
 
 /// Runs one setter: NULL builder or strings, invalid UTF-8 and bad values give
 /// `INVALID_ARGUMENT` and leave the builder as it was.
-unsafe fn set(
-    b: *mut tokenforge_fetcher_builder,
-    apply: impl FnOnce(&mut FetcherBuilder) -> Result<()>,
-) -> ResultCode {
+unsafe fn set(b: *mut tokenforge_fetcher_builder, apply: impl FnOnce(&mut FetcherBuilder) -> Result<()>) -> ResultCode {
     fallible!(ptr::null_mut(), { apply(unsafe { arg_mut(b, "builder") }?) })
 }
 
@@ -135,7 +132,10 @@ unsafe fn set(
 /// # Safety
 /// `b` is NULL or a live builder; `method` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_method(b: *mut tokenforge_fetcher_builder, method: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_method(
+    b: *mut tokenforge_fetcher_builder,
+    method: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.method(str_arg(method, "method")?)) }
 }
 
@@ -190,7 +190,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_add_query_param(
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_content_type(b: *mut tokenforge_fetcher_builder, t: ContentTypeArg) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_content_type(
+    b: *mut tokenforge_fetcher_builder,
+    t: ContentTypeArg,
+) -> ResultCode {
     unsafe {
         set(b, |b| match t.0 {
             x if x == ContentTypeC::Form as u32 => b.content_type(ContentType::Form),
@@ -208,7 +211,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_content_type(b: *mut tok
 /// # Safety
 /// `b` is NULL or a live builder; `path` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_field(b: *mut tokenforge_fetcher_builder, path: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_field(
+    b: *mut tokenforge_fetcher_builder,
+    path: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.token_field(str_arg(path, "path")?)) }
 }
 
@@ -217,7 +223,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_field(b: *mut toke
 /// # Safety
 /// `b` is NULL or a live builder; `path` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type_field(b: *mut tokenforge_fetcher_builder, path: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type_field(
+    b: *mut tokenforge_fetcher_builder,
+    path: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.token_type_field(str_arg(path, "path")?)) }
 }
 
@@ -227,7 +236,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type_field(b: *mut
 /// # Safety
 /// `b` is NULL or a live builder; `path` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_expires_in_field(b: *mut tokenforge_fetcher_builder, path: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_expires_in_field(
+    b: *mut tokenforge_fetcher_builder,
+    path: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.expires_in_field(str_arg(path, "path")?)) }
 }
 
@@ -236,7 +248,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_expires_in_field(b: *mut
 /// # Safety
 /// `b` is NULL or a live builder; `path` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_token_field(b: *mut tokenforge_fetcher_builder, path: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_token_field(
+    b: *mut tokenforge_fetcher_builder,
+    path: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.refresh_token_field(str_arg(path, "path")?)) }
 }
 
@@ -247,7 +262,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_token_field(b: *
 /// # Safety
 /// `b` is NULL or a live builder; `type_` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_default_token_type(b: *mut tokenforge_fetcher_builder, type_: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_default_token_type(
+    b: *mut tokenforge_fetcher_builder,
+    type_: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.default_token_type(str_arg(type_, "type")?)) }
 }
 
@@ -258,7 +276,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_default_token_type(b: *m
 /// # Safety
 /// `b` is NULL or a live builder; `header` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_header(b: *mut tokenforge_fetcher_builder, header: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_header(
+    b: *mut tokenforge_fetcher_builder,
+    header: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.token_header(str_arg(header, "header")?)) }
 }
 
@@ -268,7 +289,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_header(b: *mut tok
 /// # Safety
 /// `b` is NULL or a live builder; `type_` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type(b: *mut tokenforge_fetcher_builder, type_: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type(
+    b: *mut tokenforge_fetcher_builder,
+    type_: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.token_type(str_arg(type_, "type")?)) }
 }
 
@@ -295,7 +319,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_basic_auth(
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth_in_body(b: *mut tokenforge_fetcher_builder, in_body: bool) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth_in_body(
+    b: *mut tokenforge_fetcher_builder,
+    in_body: bool,
+) -> ResultCode {
     unsafe { set(b, |b| b.client_auth_in_body(in_body)) }
 }
 
@@ -307,7 +334,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth_in_body(b: *
 /// # Safety
 /// `b` is NULL or a live builder; `method` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth(b: *mut tokenforge_fetcher_builder, method: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth(
+    b: *mut tokenforge_fetcher_builder,
+    method: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.client_auth(ClientAuthMethod::parse(str_arg(method, "method")?)?)) }
 }
 
@@ -317,7 +347,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth(b: *mut toke
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ttl_ms(b: *mut tokenforge_fetcher_builder, ttl_ms: i64) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ttl_ms(
+    b: *mut tokenforge_fetcher_builder,
+    ttl_ms: i64,
+) -> ResultCode {
     unsafe { set(b, |b| b.ttl_ms(ttl_ms)) }
 }
 
@@ -328,7 +361,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ttl_ms(b: *mut tokenforg
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_timeout_ms(b: *mut tokenforge_fetcher_builder, ms: u64) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_timeout_ms(
+    b: *mut tokenforge_fetcher_builder,
+    ms: u64,
+) -> ResultCode {
     unsafe { set(b, |b| b.timeout_ms(ms)) }
 }
 
@@ -338,7 +374,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_timeout_ms(b: *mut token
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_verify_tls(b: *mut tokenforge_fetcher_builder, verify: bool) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_verify_tls(
+    b: *mut tokenforge_fetcher_builder,
+    verify: bool,
+) -> ResultCode {
     unsafe { set(b, |b| b.verify_tls(verify)) }
 }
 
@@ -350,7 +389,11 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_verify_tls(b: *mut token
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_retry(b: *mut tokenforge_fetcher_builder, max_attempts: u32, base_delay_ms: u64) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_retry(
+    b: *mut tokenforge_fetcher_builder,
+    max_attempts: u32,
+    base_delay_ms: u64,
+) -> ResultCode {
     unsafe { set(b, |b| b.retry(max_attempts, base_delay_ms)) }
 }
 
@@ -360,7 +403,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_retry(b: *mut tokenforge
 /// # Safety
 /// `b` is NULL or a live builder; `step` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_add_dependency(b: *mut tokenforge_fetcher_builder, step: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_add_dependency(
+    b: *mut tokenforge_fetcher_builder,
+    step: *const c_char,
+) -> ResultCode {
     unsafe { set(b, |b| b.dependency(str_arg(step, "step")?)) }
 }
 
@@ -458,7 +504,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_endpoint(
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_renews_dependents(b: *mut tokenforge_fetcher_builder, renews: bool) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_renews_dependents(
+    b: *mut tokenforge_fetcher_builder,
+    renews: bool,
+) -> ResultCode {
     unsafe { set(b, |b| b.renews_dependents(renews)) }
 }
 
@@ -491,4 +540,3 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_build(
 pub unsafe extern "C" fn tokenforge_fetcher_builder_free(b: *mut tokenforge_fetcher_builder) {
     guarded!((), { drop(unsafe { take_box(b) }) })
 }
-

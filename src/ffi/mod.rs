@@ -36,9 +36,7 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
         return Err(Error::invalid_argument(format!("{what} is NULL")));
     }
     // SAFETY: p is not NULL, and the caller vouches that it is NUL-terminated.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
 }
 
 /// An optional string argument: NULL is `None`, invalid UTF-8 is `INVALID_ARGUMENT`.

@@ -58,7 +58,10 @@ pub unsafe extern "C" fn tokenforge_pipeline_add(
 /// # Safety
 /// `p` is NULL or live; `err` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_pipeline_validate(p: *const tokenforge_pipeline, err: *mut *mut tokenforge_error) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_pipeline_validate(
+    p: *const tokenforge_pipeline,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
     fallible!(err, { unsafe { arg(p, "pipeline") }?.validate() })
 }
 
@@ -91,7 +94,11 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_storage(
 /// # Safety
 /// `p` is NULL or live; `err` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_pipeline_set_refresh_margin_ms(p: *mut tokenforge_pipeline, margin_ms: i64, err: *mut *mut tokenforge_error) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_pipeline_set_refresh_margin_ms(
+    p: *mut tokenforge_pipeline,
+    margin_ms: i64,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_refresh_margin_ms(margin_ms) })
 }
 
@@ -101,7 +108,11 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_refresh_margin_ms(p: *mut token
 /// # Safety
 /// `p` is NULL or live; `err` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_pipeline_set_default_lifetime_ms(p: *mut tokenforge_pipeline, lifetime_ms: i64, err: *mut *mut tokenforge_error) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_pipeline_set_default_lifetime_ms(
+    p: *mut tokenforge_pipeline,
+    lifetime_ms: i64,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_default_lifetime_ms(lifetime_ms) })
 }
 
@@ -114,7 +125,11 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_default_lifetime_ms(p: *mut tok
 /// # Safety
 /// `p` is NULL or live; `err` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_pipeline_set_background_refresh(p: *mut tokenforge_pipeline, background: bool, err: *mut *mut tokenforge_error) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_pipeline_set_background_refresh(
+    p: *mut tokenforge_pipeline,
+    background: bool,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_background_refresh(background) })
 }
 
@@ -159,7 +174,11 @@ pub unsafe extern "C" fn tokenforge_pipeline_get(
 /// # Safety
 /// `p` is NULL or live; `step` is NULL or NUL-terminated; `err` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_pipeline_invalidate(p: *const tokenforge_pipeline, step: *const c_char, err: *mut *mut tokenforge_error) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_pipeline_invalidate(
+    p: *const tokenforge_pipeline,
+    step: *const c_char,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
     fallible!(err, { unsafe { arg(p, "pipeline") }?.invalidate(unsafe { str_arg(step, "step") }?) })
 }
 
@@ -180,7 +199,8 @@ pub unsafe extern "C" fn tokenforge_pipeline_invalidate_if(
 ) -> ResultCode {
     fallible!(err, {
         let p = unsafe { arg(p, "pipeline") }?;
-        let done = p.invalidate_if(unsafe { str_arg(step, "step") }?, unsafe { str_arg(access_token, "access_token") }?)?;
+        let done =
+            p.invalidate_if(unsafe { str_arg(step, "step") }?, unsafe { str_arg(access_token, "access_token") }?)?;
         if !invalidated.is_null() {
             unsafe { invalidated.write(done) };
         }

@@ -62,7 +62,11 @@ impl RequestView<'_> {
 /// free or keep its arguments, free the fetcher running it, or leave by longjmp or a C++
 /// exception.
 pub type tokenforge_request_hook = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, ctx: *const tokenforge_context, req: *mut tokenforge_request) -> ResultArg,
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        ctx: *const tokenforge_context,
+        req: *mut tokenforge_request,
+    ) -> ResultArg,
 >;
 
 /// The Rust request hook that calls the C one: the failure it reported, or for another
@@ -109,7 +113,11 @@ unsafe fn edit(r: *mut tokenforge_request, apply: impl FnOnce(&mut RequestView<'
 /// # Safety
 /// `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_request_set_header(r: *mut tokenforge_request, name: *const c_char, value: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_request_set_header(
+    r: *mut tokenforge_request,
+    name: *const c_char,
+    value: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { edit(r, |v| v.request.set_header(str_arg(name, "name")?, str_arg(value, "value")?)) }
 }
@@ -120,7 +128,10 @@ pub unsafe extern "C" fn tokenforge_request_set_header(r: *mut tokenforge_reques
 /// # Safety
 /// `r` is the request passed to the running hook; `name` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_request_remove_header(r: *mut tokenforge_request, name: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_request_remove_header(
+    r: *mut tokenforge_request,
+    name: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe {
         edit(r, |v| {
@@ -137,7 +148,11 @@ pub unsafe extern "C" fn tokenforge_request_remove_header(r: *mut tokenforge_req
 /// # Safety
 /// `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_request_set_data(r: *mut tokenforge_request, key: *const c_char, value: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_request_set_data(
+    r: *mut tokenforge_request,
+    key: *const c_char,
+    value: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { edit(r, |v| v.request.set_data(str_arg(key, "key")?, str_arg(value, "value")?)) }
 }
@@ -164,7 +179,11 @@ pub unsafe extern "C" fn tokenforge_request_remove_data(r: *mut tokenforge_reque
 /// # Safety
 /// `r` is the request passed to the running hook; strings are NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_request_set_query(r: *mut tokenforge_request, key: *const c_char, value: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_request_set_query(
+    r: *mut tokenforge_request,
+    key: *const c_char,
+    value: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { edit(r, |v| v.request.set_query(str_arg(key, "key")?, str_arg(value, "value")?)) }
 }
@@ -207,7 +226,11 @@ pub unsafe extern "C" fn tokenforge_request_set_body(
 /// # Safety
 /// `r` is the request passed to the running hook; `message` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_request_fail(r: *mut tokenforge_request, code: ResultArg, message: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_request_fail(
+    r: *mut tokenforge_request,
+    code: ResultArg,
+    message: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe {
         edit(r, |v| {
@@ -232,7 +255,10 @@ pub unsafe extern "C" fn tokenforge_request_fail(r: *mut tokenforge_request, cod
 /// `r` is the request passed to the running hook; `e` is NULL or an error the caller owns, not
 /// used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_request_fail_error(r: *mut tokenforge_request, e: *mut tokenforge_error) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_request_fail_error(
+    r: *mut tokenforge_request,
+    e: *mut tokenforge_error,
+) -> ResultCode {
     // SAFETY: the caller hands over e as the Safety section says.
     let e = unsafe { take_box(e) };
     // SAFETY: the caller passes what the Safety section says.
@@ -280,9 +306,7 @@ pub unsafe extern "C" fn tokenforge_request_header(r: *const tokenforge_request,
     guarded!(ptr::null(), {
         // SAFETY: the caller passes what the Safety section says.
         let (view, name) = unsafe { (arg(r, "request").ok(), str_arg(name, "name").ok()) };
-        view.zip(name)
-            .and_then(|(v, n)| v.request.header(n).map(|value| v.hand_out(value)))
-            .unwrap_or(ptr::null())
+        view.zip(name).and_then(|(v, n)| v.request.header(n).map(|value| v.hand_out(value))).unwrap_or(ptr::null())
     })
 }
 
@@ -297,8 +321,6 @@ pub unsafe extern "C" fn tokenforge_request_data(r: *const tokenforge_request, k
     guarded!(ptr::null(), {
         // SAFETY: the caller passes what the Safety section says.
         let (view, key) = unsafe { (arg(r, "request").ok(), str_arg(key, "key").ok()) };
-        view.zip(key)
-            .and_then(|(v, k)| v.request.data(k).map(|value| v.hand_out(value)))
-            .unwrap_or(ptr::null())
+        view.zip(key).and_then(|(v, k)| v.request.data(k).map(|value| v.hand_out(value))).unwrap_or(ptr::null())
     })
 }

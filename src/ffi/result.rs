@@ -26,12 +26,11 @@ pub extern "C" fn tokenforge_result_name(code: ResultArg) -> *const c_char {
 /// The library version, "MAJOR.MINOR.PATCH". Static: never free it. Thread-safe.
 #[no_mangle]
 pub extern "C" fn tokenforge_version() -> *const c_char {
-    static VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(v) => v,
-        Err(_) => panic!("version has no NUL"),
-    };
+    static VERSION: &std::ffi::CStr =
+        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("version has no NUL"),
+        };
     VERSION.as_ptr()
 }
 

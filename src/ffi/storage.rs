@@ -118,16 +118,27 @@ pub struct tokenforge_storage_callbacks {
     pub struct_size: u32,
     /// Stores a copy of `t` (borrowed for the call) under `key` (borrowed), replacing any.
     pub store_token: Option<
-        unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, t: *const tokenforge_token, err: *mut *mut tokenforge_error) -> ResultArg,
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            key: *const c_char,
+            t: *const tokenforge_token,
+            err: *mut *mut tokenforge_error,
+        ) -> ResultArg,
     >,
     /// Sets `*out` to a new token (the library takes it; e.g. from `tokenforge_token_new` or
     /// `tokenforge_token_clone`), or leaves it NULL when `key` is absent, and returns OK.
     pub retrieve_token: Option<
-        unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, out: *mut *mut tokenforge_token, err: *mut *mut tokenforge_error) -> ResultArg,
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            key: *const c_char,
+            out: *mut *mut tokenforge_token,
+            err: *mut *mut tokenforge_error,
+        ) -> ResultArg,
     >,
     /// Deletes the token under `key`; an absent key is OK.
-    pub delete_token:
-        Option<unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, err: *mut *mut tokenforge_error) -> ResultArg>,
+    pub delete_token: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char, err: *mut *mut tokenforge_error) -> ResultArg,
+    >,
 }
 
 /// A `TokenStorage` whose operations are C callbacks.
@@ -138,7 +149,12 @@ struct CallbackStorage {
 
 impl CallbackStorage {
     /// Runs one callback with `key` as a C string; failures become `STORAGE`.
-    fn call(&self, what: &str, key: &str, f: impl FnOnce(*const c_char, *mut *mut tokenforge_error) -> ResultArg) -> Result<()> {
+    fn call(
+        &self,
+        what: &str,
+        key: &str,
+        f: impl FnOnce(*const c_char, *mut *mut tokenforge_error) -> ResultArg,
+    ) -> Result<()> {
         let key = CText::new(key).ok_or_else(|| Error::invalid_argument("key contains NUL"))?;
         let mut error: *mut tokenforge_error = ptr::null_mut();
         let rc = f(key.as_ptr(), &mut error);
@@ -164,7 +180,8 @@ impl TokenStorage for CallbackStorage {
         let mut out: *mut tokenforge_token = ptr::null_mut();
         // SAFETY: retrieve is the caller's callback for this userdata; key, out and e are live
         // for the call.
-        let result = self.call("retrieve_token callback", key, |k, e| unsafe { retrieve(self.data.ptr(), k, &mut out, e) });
+        let result =
+            self.call("retrieve_token callback", key, |k, e| unsafe { retrieve(self.data.ptr(), k, &mut out, e) });
         // SAFETY: the callback hands over the token it wrote (or NULL).
         let token = unsafe { take_arc(out) };
         result.map(|()| token)

@@ -104,7 +104,11 @@ mod tests {
 
     #[test]
     fn method_names() {
-        for (name, m) in [("basic", ClientAuthMethod::Basic), ("client_secret_post", ClientAuthMethod::Post), ("body", ClientAuthMethod::Post)] {
+        for (name, m) in [
+            ("basic", ClientAuthMethod::Basic),
+            ("client_secret_post", ClientAuthMethod::Post),
+            ("body", ClientAuthMethod::Post),
+        ] {
             assert_eq!(ClientAuthMethod::parse(name).unwrap(), m);
         }
         assert!(ClientAuthMethod::parse("jwt").is_err());

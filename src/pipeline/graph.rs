@@ -21,7 +21,10 @@ pub(super) struct Graph {
 
 impl Graph {
     /// Missing dependencies and cycles are `CONFIG` errors naming the steps involved.
-    pub fn build<S: std::hash::BuildHasher>(fetchers: &[Arc<Fetcher>], index: &HashMap<String, usize, S>) -> Result<Graph> {
+    pub fn build<S: std::hash::BuildHasher>(
+        fetchers: &[Arc<Fetcher>],
+        index: &HashMap<String, usize, S>,
+    ) -> Result<Graph> {
         let mut deps = Vec::with_capacity(fetchers.len());
         for f in fetchers {
             let mut mine = Vec::new();
@@ -70,7 +73,13 @@ fn topological_order(fetchers: &[Arc<Fetcher>], deps: &[Vec<usize>]) -> Result<V
         Visiting,
         Done,
     }
-    fn visit(i: usize, deps: &[Vec<usize>], marks: &mut [Mark], path: &mut Vec<usize>, order: &mut Vec<usize>) -> std::result::Result<(), Vec<usize>> {
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> std::result::Result<(), Vec<usize>> {
         match marks[i] {
             Mark::Done => return Ok(()),
             Mark::Visiting => {

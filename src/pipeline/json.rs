@@ -19,7 +19,11 @@ struct At<'a> {
 impl At<'_> {
     fn error(&self, message: impl AsRef<str>) -> Error {
         let e = Error::config(format!("step \"{}\", field \"{}\": {}", self.step, self.field, message.as_ref()));
-        if self.step.is_empty() { e } else { e.with_step_field(self.step) }
+        if self.step.is_empty() {
+            e
+        } else {
+            e.with_step_field(self.step)
+        }
     }
 }
 
@@ -32,8 +36,7 @@ fn expand(text: &str, at: &At<'_>) -> Result<String> {
         let after = &rest[start + 6..];
         let end = after.find('}').ok_or_else(|| at.error("unterminated \"${env:\""))?;
         let name = &after[..end];
-        let value = std::env::var(name)
-            .map_err(|_| at.error(format!("environment variable \"{name}\" is not set")))?;
+        let value = std::env::var(name).map_err(|_| at.error(format!("environment variable \"{name}\" is not set")))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -83,7 +86,12 @@ fn required(map: &mut Map<String, Value>, key: &str, step: &str) -> Result<Strin
 /// Parses the document into a pipeline.
 pub fn from_json(text: &str) -> Result<Pipeline> {
     let doc: Value = serde_json::from_str(text).map_err(|e| {
-        Error::config(format!("pipeline JSON is not valid JSON ({:?} error at line {}, column {})", e.classify(), e.line(), e.column()))
+        Error::config(format!(
+            "pipeline JSON is not valid JSON ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
     })?;
     let top = At { step: "", field: "" };
     let mut doc = object(&doc, &top).map_err(|_| Error::config("pipeline JSON must be an object"))?.clone();
@@ -154,7 +162,13 @@ fn step_builder(step: &Value, n: usize) -> Result<FetcherBuilder> {
     for key in keys {
         let value = map.remove(&key).expect("listed");
         let at = At { step: &name, field: &key };
-        apply(&mut b, &key, &value, &at).map_err(|e| if e.code() == crate::ResultCode::Config { e } else { at.error(e.message()) })?;
+        apply(&mut b, &key, &value, &at).map_err(|e| {
+            if e.code() == crate::ResultCode::Config {
+                e
+            } else {
+                at.error(e.message())
+            }
+        })?;
     }
     Ok(b)
 }
@@ -273,15 +287,31 @@ mod tests {
         assert!(e.message().contains("method") && e.message().contains("PUT"), "{}", e.message());
         let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","ttl_ms":"10"}]}"#);
         assert!(e.message().contains("ttl_ms"), "{}", e.message());
-        let e = err(r#"{"steps":[{"name":"a","kind":"client_credentials","token_url":"http://h","client_id":"i","client_secret":"${env:TF_SURELY_UNSET_VAR}"}]}"#);
-        assert!(e.message().contains("TF_SURELY_UNSET_VAR") && e.message().contains("client_secret"), "{}", e.message());
+        let e = err(
+            r#"{"steps":[{"name":"a","kind":"client_credentials","token_url":"http://h","client_id":"i","client_secret":"${env:TF_SURELY_UNSET_VAR}"}]}"#,
+        );
+        assert!(
+            e.message().contains("TF_SURELY_UNSET_VAR") && e.message().contains("client_secret"),
+            "{}",
+            e.message()
+        );
         let e = err(r#"{"steps":[{"name":"a","kind":"magic","base_url":"http://h"}]}"#);
         assert!(e.message().contains("kind"), "{}", e.message());
         let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","depends_on":["b"]}]}"#);
         assert!(e.message().contains("\"b\""), "missing dependency: {}", e.message());
-        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","request_headers":{"X":"{{b.access_token}}"}}]}"#);
+        let e = err(
+            r#"{"steps":[{"name":"a","kind":"body","base_url":"http://h","request_headers":{"X":"{{b.access_token}}"}}]}"#,
+        );
         assert!(e.message().contains("b"), "template: {}", e.message());
-        for bad in ["", "[]", "{}", r#"{"steps":{}}"#, r#"{"steps":[],"extra":1}"#, r#"{"steps":[1]}"#, r#"{"steps":[{"kind":"body"}]}"#] {
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"{"steps":{}}"#,
+            r#"{"steps":[],"extra":1}"#,
+            r#"{"steps":[1]}"#,
+            r#"{"steps":[{"kind":"body"}]}"#,
+        ] {
             assert_eq!(err(bad).code(), ResultCode::Config, "{bad}");
         }
     }

@@ -108,8 +108,9 @@ impl Pipeline {
     /// The pipeline to change: refused (`CONFIG`) while a renewal runs in the background,
     /// which shares it. Configure before first use.
     fn configure(&mut self) -> Result<&mut Inner> {
-        Arc::get_mut(&mut self.inner)
-            .ok_or_else(|| Error::config("the pipeline is renewing a token in the background: configure it before its first use"))
+        Arc::get_mut(&mut self.inner).ok_or_else(|| {
+            Error::config("the pipeline is renewing a token in the background: configure it before its first use")
+        })
     }
 
     /// Adds a step, in any order. A duplicate name is `CONFIG`.
@@ -231,10 +232,7 @@ impl Inner {
     }
 
     fn step_index(&self, step: &str) -> Result<usize> {
-        self.index
-            .get(step)
-            .copied()
-            .ok_or_else(|| Error::invalid_argument(format!("unknown step \"{step}\"")))
+        self.index.get(step).copied().ok_or_else(|| Error::invalid_argument(format!("unknown step \"{step}\"")))
     }
 
     /// The hot path: a fresh cached token, without a lock; anything else goes to
@@ -261,7 +259,8 @@ impl Inner {
         background: bool,
     ) {
         if let Some(hook) = &self.settings.event_hook {
-            let event = Event { kind, step: self.steps[i].fetcher.name(), duration, expires_at_ms, attempt, error, background };
+            let event =
+                Event { kind, step: self.steps[i].fetcher.name(), duration, expires_at_ms, attempt, error, background };
             let _ = hooks::call("event hook", || {
                 hook(&event);
                 Ok(())

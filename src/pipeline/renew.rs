@@ -203,12 +203,15 @@ impl Inner {
                 match valid_until {
                     Some(expires) => {
                         let quarter = (expires - now) / 4;
-                        let pause = doubling(RENEW_BACKOFF_MS, failures, RENEW_BACKOFF_MAX_MS).min(quarter).max(RENEW_BACKOFF_MIN_MS);
+                        let pause = doubling(RENEW_BACKOFF_MS, failures, RENEW_BACKOFF_MAX_MS)
+                            .min(quarter)
+                            .max(RENEW_BACKOFF_MIN_MS);
                         flight.renew_after_ms = (now + pause).max(retry_after);
                         flight.fetch_after_ms = retry_after;
                     }
                     None if failure.own => {
-                        flight.fetch_after_ms = (now + doubling(FETCH_PAUSE_MS, failures, FETCH_PAUSE_MAX_MS)).max(retry_after);
+                        flight.fetch_after_ms =
+                            (now + doubling(FETCH_PAUSE_MS, failures, FETCH_PAUSE_MAX_MS)).max(retry_after);
                     }
                     // A dependency failed: it remembers that itself.
                     None => flight.fetch_after_ms = 0,
@@ -241,9 +244,7 @@ impl Inner {
     }
 
     fn entry_for(&self, token: Arc<Token>, now: i64) -> Entry {
-        let expires = token
-            .expires_at_ms()
-            .unwrap_or_else(|| now.saturating_add(self.settings.default_lifetime_ms));
+        let expires = token.expires_at_ms().unwrap_or_else(|| now.saturating_add(self.settings.default_lifetime_ms));
         let lifetime = expires.saturating_sub(now).max(0);
         let margin = self.settings.refresh_margin_ms.min(lifetime / 2);
         Entry::new(token, expires - margin, expires)
@@ -269,7 +270,8 @@ impl Inner {
         let context = self.dependencies(i, graph).map_err(|error| Failure { error, own: false })?;
         let started = Instant::now();
         self.emit(i, EventKind::FetchStarted, Duration::ZERO, None, 0, None, background);
-        let on_retry = |attempt: u32, wait: Duration| self.emit(i, EventKind::Retry, wait, None, attempt, None, background);
+        let on_retry =
+            |attempt: u32, wait: Duration| self.emit(i, EventKind::Retry, wait, None, attempt, None, background);
         let refreshed = old.and_then(|o| self.try_refresh_grant(i, o, &context, &on_retry));
         let fetched = match refreshed {
             Some(result) => result.map(|t| (t, EventKind::Refreshed)),
@@ -315,7 +317,13 @@ impl Inner {
     /// The refresh grant for a cached token that carries a refresh token, when the step has a
     /// refresh endpoint, sent by the step's fetcher. `invalid_grant` gives `None` (fall back to
     /// a full fetch). A rotated refresh token is kept in the returned token.
-    fn try_refresh_grant(&self, i: usize, old: &Entry, context: &Context, on_retry: &crate::http::OnRetry<'_>) -> Option<Result<Token>> {
+    fn try_refresh_grant(
+        &self,
+        i: usize,
+        old: &Entry,
+        context: &Context,
+        on_retry: &crate::http::OnRetry<'_>,
+    ) -> Option<Result<Token>> {
         let refresh_token = old.token.refresh_token()?;
         match self.steps[i].fetcher.refresh_observed(Some(context), refresh_token, Some(on_retry))? {
             Err(e) if e.oauth_error().is_some_and(|c| c.as_str() == "invalid_grant") => None,
@@ -336,13 +344,14 @@ impl Inner {
         let mut results: Vec<(usize, Result<Arc<Token>>)> = Vec::with_capacity(deps.len());
         if missing.len() > 1 && self.settings.background_refresh {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = missing[1..]
-                    .iter()
-                    .map(|&d| (d, scope.spawn(move || self.token(d, graph))))
-                    .collect();
+                let handles: Vec<_> =
+                    missing[1..].iter().map(|&d| (d, scope.spawn(move || self.token(d, graph)))).collect();
                 results.push((missing[0], self.token(missing[0], graph)));
                 for (d, h) in handles {
-                    results.push((d, h.join().unwrap_or_else(|_| Err(Error::new(ResultCode::Panic, "a dependency fetch panicked")))));
+                    results.push((
+                        d,
+                        h.join().unwrap_or_else(|_| Err(Error::new(ResultCode::Panic, "a dependency fetch panicked"))),
+                    ));
                 }
             });
         }

@@ -361,7 +361,11 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
             match (req.header("x-api-key"), action.as_deref()) {
                 (Some(_), Some("authenticate")) => Answer::json(
                     200,
-                    format!(r#"{{"custom_token":"{}","ttl":3600,"session":"{}"}}"#, state.next("cust"), state.next("session")),
+                    format!(
+                        r#"{{"custom_token":"{}","ttl":3600,"session":"{}"}}"#,
+                        state.next("cust"),
+                        state.next("session")
+                    ),
                 ),
                 _ => Answer::text(401, "custom auth failed"),
             }
@@ -401,13 +405,18 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
         ["header-token"] => Answer::text(200, "").header("X-Auth-Token", &format!("Bearer {}", state.next("hdr"))),
         ["nested"] => Answer::json(
             200,
-            format!(r#"{{"data":{{"auth":{{"token":"{}","type":"Custom","ttl":"120"}}}},"session":"s-1"}}"#, state.next("nested")),
+            format!(
+                r#"{{"data":{{"auth":{{"token":"{}","type":"Custom","ttl":"120"}}}},"session":"s-1"}}"#,
+                state.next("nested")
+            ),
         ),
         ["status", code] => {
             let code = code.parse().unwrap_or(500);
             Answer::text(code, &format!("status {code}"))
         }
-        ["oauth-error", status, error] => oauth_error(status.parse().unwrap_or(400), error, &format!("described {error}")),
+        ["oauth-error", status, error] => {
+            oauth_error(status.parse().unwrap_or(400), error, &format!("described {error}"))
+        }
         ["flaky", key, n] => {
             let hits = state.hit(&format!("flaky:{key}"));
             if hits <= n.parse().unwrap_or(0) {
@@ -434,23 +443,33 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
         }
         ["gzip"] => {
             let body = token_json(&state.next("gz"), 3600, "");
-            Answer { status: 200, headers: vec![("Content-Type".into(), "application/json".into())], body: gzip_stored(body.as_bytes()) }
-                .header("Content-Encoding", "gzip")
-        }
-        ["malformed", kind] => match *kind {
-            "not-json" => Answer::json(200, "access_token=abc".into()),
-            "array" => Answer::json(200, r#"[{"access_token":"abc"}]"#.into()),
-            "empty" => Answer::json(200, String::new()),
-            "null-token" => Answer::json(200, r#"{"access_token":null}"#.into()),
-            "empty-token" => Answer::json(200, r#"{"access_token":""}"#.into()),
-            "number-token" => Answer::json(200, r#"{"access_token":12345}"#.into()),
-            "html" => Answer { status: 200, headers: vec![("Content-Type".into(), "text/html".into())], body: b"<html>login</html>".to_vec() },
-            "truncated" => {
-                let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"access_tok");
-                return false;
+            Answer {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: gzip_stored(body.as_bytes()),
             }
-            _ => Answer::text(404, "unknown kind"),
-        },
+            .header("Content-Encoding", "gzip")
+        }
+        ["malformed", kind] => {
+            match *kind {
+                "not-json" => Answer::json(200, "access_token=abc".into()),
+                "array" => Answer::json(200, r#"[{"access_token":"abc"}]"#.into()),
+                "empty" => Answer::json(200, String::new()),
+                "null-token" => Answer::json(200, r#"{"access_token":null}"#.into()),
+                "empty-token" => Answer::json(200, r#"{"access_token":""}"#.into()),
+                "number-token" => Answer::json(200, r#"{"access_token":12345}"#.into()),
+                "html" => Answer {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "text/html".into())],
+                    body: b"<html>login</html>".to_vec(),
+                },
+                "truncated" => {
+                    let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"access_tok");
+                    return false;
+                }
+                _ => Answer::text(404, "unknown kind"),
+            }
+        }
         ["redirect"] => Answer::text(302, "").header("Location", "/oauth/token"),
         ["close"] => return false,
         ["_count", rest @ ..] => {
