@@ -18,7 +18,9 @@ use tokenforge_testserver::Server;
 /// A pipeline pointer that may cross threads (the pipeline is thread-safe).
 #[derive(Clone, Copy)]
 struct Shared(*const tokenforge_pipeline);
+// SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
 unsafe impl Send for Shared {}
+// SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
 unsafe impl Sync for Shared {}
 
 fn c(s: &str) -> CString {
@@ -31,6 +33,7 @@ unsafe extern "C" fn constant_token(
     out: *mut *mut tokenforge_token,
     _: *mut *mut tokenforge_error,
 ) -> ResultArg {
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe {
         *out =
             tokenforge_token_new(c"a-cached-token-of-typical-length-0123456789".as_ptr(), ptr::null(), -1, ptr::null())
@@ -40,6 +43,7 @@ unsafe extern "C" fn constant_token(
 
 fn pipeline_json(json: &str) -> *mut tokenforge_pipeline {
     let mut p = ptr::null_mut();
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     let rc = unsafe { tokenforge_pipeline_from_json(c(json).as_ptr(), &mut p, ptr::null_mut()) };
     assert_eq!(rc, ResultCode::Ok, "pipeline JSON");
     p
@@ -48,17 +52,20 @@ fn pipeline_json(json: &str) -> *mut tokenforge_pipeline {
 fn get(p: Shared, step: &CStr) -> Duration {
     let start = Instant::now();
     let mut t = ptr::null_mut();
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     let rc = unsafe { tokenforge_pipeline_get(p.0, step.as_ptr(), &mut t, ptr::null_mut()) };
     let took = start.elapsed();
     assert_eq!(rc, ResultCode::Ok);
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_token_free(t) };
     took
 }
 
 fn cached_get() {
-    let p = unsafe { tokenforge_pipeline_new() };
+    let p = tokenforge_pipeline_new();
     let mut f = ptr::null_mut();
     let name = c"cached";
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe {
         tokenforge_fetcher_new_custom(
             name.as_ptr(),
@@ -88,6 +95,7 @@ fn cached_get() {
                     let start = Instant::now();
                     for _ in 0..N {
                         let mut t = ptr::null_mut();
+                        // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
                         unsafe {
                             tokenforge_pipeline_get(shared.0, name.as_ptr(), &mut t, ptr::null_mut());
                             tokenforge_token_free(t);
@@ -102,20 +110,26 @@ fn cached_get() {
         let mean = per_call.iter().sum::<f64>() / per_call.len() as f64;
         println!("cached get, {threads} thread(s): {mean:.1} ns per call (get + free; per thread, {N} calls each)");
     }
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_pipeline_free(p) };
 }
 
 fn fetch_vs_bare(server: &Server) {
     const N: u32 = 2_000;
     let url = c(&server.url());
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     let b = unsafe { tokenforge_fetcher_builder_new_body(c"bench".as_ptr(), url.as_ptr(), c"/big/200".as_ptr()) };
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_fetcher_builder_add_request_data(b, c"client_id".as_ptr(), c"bench".as_ptr()) };
     let mut f = ptr::null_mut();
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     assert_eq!(unsafe { tokenforge_fetcher_builder_build(b, &mut f, ptr::null_mut()) }, ResultCode::Ok);
     let fetch_once = || {
         let mut t = ptr::null_mut();
+        // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
         let rc = unsafe { tokenforge_fetcher_fetch(f, ptr::null(), &mut t, ptr::null_mut()) };
         assert_eq!(rc, ResultCode::Ok);
+        // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
         unsafe { tokenforge_token_free(t) };
     };
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
@@ -161,6 +175,7 @@ fn fetch_vs_bare(server: &Server) {
         best[2],
         best[0] / best[2]
     );
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_fetcher_free(f) };
 }
 
@@ -190,6 +205,7 @@ fn stampede(server: &Server) {
         p99.as_secs_f64() * 1e3,
         waits[waits.len() - 1].as_secs_f64() * 1e3
     );
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_pipeline_free(p.0.cast_mut()) };
 }
 
@@ -205,6 +221,7 @@ fn parallel_dependencies(server: &Server) {
     let p = Shared(pipeline_json(&json));
     let took = get(p, c"top");
     println!("four independent 200 ms steps behind one step: {:.1} ms wall time", took.as_secs_f64() * 1e3);
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_pipeline_free(p.0.cast_mut()) };
 }
 

@@ -173,7 +173,7 @@ fn body_token(object: Map<String, Value>, fields: &BodyFields, now_ms: i64) -> R
     let consumed = [&fields.token, &fields.token_type, &fields.expires_in, &fields.refresh_token];
     let mut token = Token::new(access, Some(token_type), expires_at, refresh)?;
     for (k, v) in &object {
-        if !consumed.iter().any(|c| *c == k) {
+        if !consumed.contains(&k) {
             token = token.with_extra(k, v);
         }
     }

@@ -81,6 +81,7 @@ mod tests {
     fn keeps_text_and_terminates_it() {
         let t = CText::new("abc").unwrap();
         assert_eq!(t.as_str(), "abc");
+        // SAFETY: as_ptr points at the NUL-terminated bytes of t, which lives for the borrow.
         let c = unsafe { std::ffi::CStr::from_ptr(t.as_ptr()) };
         assert_eq!(c.to_str().unwrap(), "abc");
     }

@@ -15,8 +15,13 @@ pub fn now_ms() -> i64 {
     #[cfg(target_os = "linux")]
     {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
-            return i64::from(ts.tv_sec).saturating_mul(1000) + i64::from(ts.tv_nsec) / 1_000_000;
+        // SAFETY: ts is a valid, writable timespec; the clock id is a constant Linux knows.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        if rc == 0 {
+            // time_t and c_long are i64 here, narrower on some other targets.
+            #[allow(clippy::useless_conversion)]
+            let (secs, nanos) = (i64::from(ts.tv_sec), i64::from(ts.tv_nsec));
+            return secs.saturating_mul(1000) + nanos / 1_000_000;
         }
     }
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)

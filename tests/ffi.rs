@@ -17,11 +17,13 @@ fn bad() -> *const c_char {
 }
 
 fn message(e: *const tokenforge_error) -> String {
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { CStr::from_ptr(tokenforge_error_message(e)) }.to_str().unwrap().to_string()
 }
 
 #[test]
 fn constructors_return_null_on_bad_strings() {
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe {
         assert!(tokenforge_token_new(ptr::null(), ptr::null(), -1, ptr::null()).is_null());
         assert!(tokenforge_token_new(bad(), ptr::null(), -1, ptr::null()).is_null());
@@ -42,6 +44,7 @@ fn constructors_return_null_on_bad_strings() {
 
 #[test]
 fn setters_refuse_bad_input_and_build_reports_it() {
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe {
         let b = tokenforge_fetcher_builder_new_body(c"s".as_ptr(), c"http://127.0.0.1:1".as_ptr(), c"/t".as_ptr());
         let invalid = ResultCode::InvalidArgument;
@@ -70,6 +73,7 @@ fn setters_refuse_bad_input_and_build_reports_it() {
 
 #[test]
 fn messages_hide_credentials_in_urls() {
+    // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe {
         let mut out = ptr::null_mut();
         let mut err = ptr::null_mut();

@@ -350,7 +350,7 @@ impl FetcherBuilder {
         let depends_on = self.depends_on.clone();
         let (name, ttl_ms, renews_dependents) = (self.name.clone(), self.ttl_ms, self.renews_dependents);
         let imp = self.build_http()?;
-        let mut fetcher = Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(imp), error_hook)
+        let mut fetcher = Fetcher::new(&name, &depends_on, ttl_ms, super::Imp::Http(Box::new(imp)), error_hook)
             .map_err(|e| e.with_step(&name))?;
         fetcher.renews_dependents = renews_dependents;
         Ok(fetcher)

@@ -18,7 +18,7 @@ use std::fmt;
 use std::time::Duration;
 
 enum Imp {
-    Http(HttpFetcher),
+    Http(Box<HttpFetcher>),
     Custom(FetchHook),
 }
 

@@ -40,11 +40,14 @@ pub unsafe extern "C" fn tokenforge_context_set(
     err: *mut *mut super::error::tokenforge_error,
 ) -> crate::error::ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let c = unsafe { arg_mut(c, "context") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let name = unsafe { str_arg(name, "name") }?;
         if name.is_empty() {
             return Err(Error::invalid_argument("name must not be empty"));
         }
+        // SAFETY: the caller passes what the Safety section says.
         let t = unsafe { clone_arc(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
         c.set(name, t);
         Ok(())
@@ -62,7 +65,9 @@ pub unsafe extern "C" fn tokenforge_context_get(
     name: *const c_char,
 ) -> *const tokenforge_token {
     guarded!(ptr::null(), {
+        // SAFETY: the caller passes what the Safety section says.
         let name = unsafe { str_arg(name, "name") }.ok();
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { borrow(c) }.zip(name).and_then(|(c, n)| c.get(n)).map_or(ptr::null(), |t| ptr::from_ref(t).cast())
     })
 }
@@ -73,6 +78,7 @@ pub unsafe extern "C" fn tokenforge_context_get(
 /// `c` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_context_len(c: *const tokenforge_context) -> usize {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(0, { unsafe { borrow(c) }.map_or(0, Context::len) })
 }
 
@@ -82,5 +88,6 @@ pub unsafe extern "C" fn tokenforge_context_len(c: *const tokenforge_context) ->
 /// `c` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_context_free(c: *mut tokenforge_context) {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_box(c) }) })
 }

@@ -34,6 +34,7 @@ fn ptr_of(text: Option<&CText>) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_new(code: ResultArg, message: *const c_char) -> *mut tokenforge_error {
     guarded!(ptr::null_mut(), {
+        // SAFETY: the caller passes what the Safety section says.
         match (code.code(), unsafe { str_arg(message, "message") }) {
             (Some(code), Ok(message)) if code != ResultCode::Ok => to_box(Error::new(code, message)),
             _ => ptr::null_mut(),
@@ -47,6 +48,7 @@ pub unsafe extern "C" fn tokenforge_error_new(code: ResultArg, message: *const c
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_code(e: *const tokenforge_error) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ResultCode::Panic, { unsafe { borrow(e) }.map_or(ResultCode::InvalidArgument, Error::code) })
 }
 
@@ -57,6 +59,7 @@ pub unsafe extern "C" fn tokenforge_error_code(e: *const tokenforge_error) -> Re
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_message(e: *const tokenforge_error) -> *const c_char {
     guarded!(c"(panic)".as_ptr(), {
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { borrow(e) }.map_or(c"(NULL error)".as_ptr(), |e| e.message_text().as_ptr())
     })
 }
@@ -67,6 +70,7 @@ pub unsafe extern "C" fn tokenforge_error_message(e: *const tokenforge_error) ->
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_http_status(e: *const tokenforge_error) -> i32 {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(0, { unsafe { borrow(e) }.map_or(0, |e| i32::from(e.status())) })
 }
 
@@ -76,6 +80,7 @@ pub unsafe extern "C" fn tokenforge_error_http_status(e: *const tokenforge_error
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_step(e: *const tokenforge_error) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::step)) })
 }
 
@@ -85,6 +90,7 @@ pub unsafe extern "C" fn tokenforge_error_step(e: *const tokenforge_error) -> *c
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_oauth_error(e: *const tokenforge_error) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::oauth_error)) })
 }
 
@@ -94,6 +100,7 @@ pub unsafe extern "C" fn tokenforge_error_oauth_error(e: *const tokenforge_error
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_oauth_description(e: *const tokenforge_error) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::oauth_description)) })
 }
 
@@ -103,6 +110,7 @@ pub unsafe extern "C" fn tokenforge_error_oauth_description(e: *const tokenforge
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_retry_after_ms(e: *const tokenforge_error) -> i64 {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(-1, { unsafe { borrow(e) }.and_then(Error::retry_after_ms).unwrap_or(-1) })
 }
 
@@ -113,6 +121,7 @@ pub unsafe extern "C" fn tokenforge_error_retry_after_ms(e: *const tokenforge_er
 /// `e` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_is_retryable(e: *const tokenforge_error) -> bool {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(false, { unsafe { borrow(e) }.is_some_and(Error::is_retryable) })
 }
 
@@ -123,6 +132,7 @@ pub unsafe extern "C" fn tokenforge_error_is_retryable(e: *const tokenforge_erro
 /// `e` is NULL or a live error, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_error_free(e: *mut tokenforge_error) {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_box(e) }) })
 }
 

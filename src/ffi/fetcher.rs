@@ -45,9 +45,12 @@ pub unsafe extern "C" fn tokenforge_fetcher_fetch(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let f = unsafe { arg(f, "fetcher") }?;
         out_arg(out)?;
+        // SAFETY: the caller passes what the Safety section says.
         let token = f.fetch(unsafe { borrow(ctx) })?;
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_arc::<tokenforge_token>(Arc::new(token))) }
     })
 }
@@ -58,6 +61,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_fetch(
 /// `f` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_name(f: *const tokenforge_fetcher) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { unsafe { borrow(f) }.map_or(ptr::null(), |f| f.name().as_ptr()) })
 }
 
@@ -67,6 +71,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_name(f: *const tokenforge_fetcher) -
 /// `f` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_dependency_count(f: *const tokenforge_fetcher) -> usize {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(0, { unsafe { borrow(f) }.map_or(0, |f| f.depends_on().len()) })
 }
 
@@ -77,6 +82,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_dependency_count(f: *const tokenforg
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_dependency(f: *const tokenforge_fetcher, index: usize) -> *const c_char {
     guarded!(ptr::null(), {
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { borrow(f) }.and_then(|f| f.depends_on().get(index)).map_or(ptr::null(), CText::as_ptr)
     })
 }
@@ -88,6 +94,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_dependency(f: *const tokenforge_fetc
 /// `f` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_free(f: *mut tokenforge_fetcher) {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_arc(f) }) })
 }
 
@@ -131,7 +138,9 @@ pub unsafe extern "C" fn tokenforge_fetcher_new_custom(
 ) -> ResultCode {
     let data = UserData::new(userdata, free_userdata);
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let deps = unsafe { str_array(depends_on, n_depends_on, "depends_on") }?;
         let fetch = fetch.ok_or_else(|| Error::invalid_argument("fetch callback is NULL"))?;
         out_arg(out)?;
@@ -153,6 +162,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_new_custom(
             }
         });
         let fetcher = Fetcher::custom(name, &deps, ttl, hook, None)?;
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_arc::<tokenforge_fetcher>(Arc::new(fetcher))) }
     })
 }
@@ -168,5 +178,6 @@ unsafe fn str_array(array: *const *const c_char, n: usize, what: &str) -> Result
     if array.is_null() {
         return Err(Error::invalid_argument(format!("{what} is NULL")));
     }
+    // SAFETY: the caller passes what the Safety section says.
     (0..n).map(|i| unsafe { str_arg(*array.add(i), what) }.map(str::to_string)).collect()
 }

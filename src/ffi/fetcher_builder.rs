@@ -45,6 +45,10 @@ pub enum ContentTypeC {
 #[derive(Clone, Copy, Debug)]
 pub struct ContentTypeArg(pub u32);
 
+/// A builder made by `make` from three string arguments; NULL when one is NULL or not UTF-8.
+///
+/// # Safety
+/// Each string is NULL or NUL-terminated.
 unsafe fn new_builder(
     name: *const c_char,
     a: *const c_char,
@@ -52,7 +56,9 @@ unsafe fn new_builder(
     make: fn(&str, &str, &str) -> FetcherBuilder,
 ) -> *mut tokenforge_fetcher_builder {
     let args = || -> Result<FetcherBuilder> {
+        // SAFETY: the caller passes what the Safety section says.
         let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: the caller passes what the Safety section says.
         Ok(make(name, unsafe { str_arg(a, "base_url") }?, unsafe { str_arg(b, "endpoint") }?))
     };
     args().map_or(ptr::null_mut(), to_box)
@@ -70,6 +76,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_new_body(
     base_url: *const c_char,
     endpoint: *const c_char,
 ) -> *mut tokenforge_fetcher_builder {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null_mut(), { unsafe { new_builder(name, base_url, endpoint, FetcherBuilder::body) } })
 }
 
@@ -85,6 +92,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_new_header(
     base_url: *const c_char,
     endpoint: *const c_char,
 ) -> *mut tokenforge_fetcher_builder {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null_mut(), { unsafe { new_builder(name, base_url, endpoint, FetcherBuilder::header) } })
 }
 
@@ -108,10 +116,15 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_new_client_credentials(
     guarded!(ptr::null_mut(), {
         let args = || -> Result<FetcherBuilder> {
             Ok(FetcherBuilder::client_credentials(
+                // SAFETY: the caller passes what the Safety section says.
                 unsafe { str_arg(name, "name") }?,
+                // SAFETY: the caller passes what the Safety section says.
                 unsafe { str_arg(token_url, "token_url") }?,
+                // SAFETY: the caller passes what the Safety section says.
                 unsafe { str_arg(client_id, "client_id") }?,
+                // SAFETY: the caller passes what the Safety section says.
                 unsafe { str_arg(client_secret, "client_secret") }?,
+                // SAFETY: the caller passes what the Safety section says.
                 unsafe { opt_str_arg(scope, "scope") }?,
             ))
         };
@@ -121,7 +134,12 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_new_client_credentials(
 
 /// Runs one setter: NULL builder or strings, invalid UTF-8 and bad values give
 /// `INVALID_ARGUMENT` and leave the builder as it was.
+///
+/// # Safety
+/// `b` is NULL or a live builder no one else uses meanwhile; `apply` may rely on the string
+/// arguments of the setter being NULL or NUL-terminated.
 unsafe fn set(b: *mut tokenforge_fetcher_builder, apply: impl FnOnce(&mut FetcherBuilder) -> Result<()>) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     fallible!(ptr::null_mut(), { apply(unsafe { arg_mut(b, "builder") }?) })
 }
 
@@ -136,6 +154,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_method(
     b: *mut tokenforge_fetcher_builder,
     method: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.method(str_arg(method, "method")?)) }
 }
 
@@ -151,6 +170,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_add_request_header(
     name: *const c_char,
     value: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.request_header(str_arg(name, "name")?, str_arg(value, "value")?)) }
 }
 
@@ -166,6 +186,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_add_request_data(
     key: *const c_char,
     value: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.request_data(str_arg(key, "key")?, str_arg(value, "value")?)) }
 }
 
@@ -180,6 +201,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_add_query_param(
     key: *const c_char,
     value: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.query_param(str_arg(key, "key")?, str_arg(value, "value")?)) }
 }
 
@@ -194,6 +216,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_content_type(
     b: *mut tokenforge_fetcher_builder,
     t: ContentTypeArg,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe {
         set(b, |b| match t.0 {
             x if x == ContentTypeC::Form as u32 => b.content_type(ContentType::Form),
@@ -215,6 +238,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_field(
     b: *mut tokenforge_fetcher_builder,
     path: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.token_field(str_arg(path, "path")?)) }
 }
 
@@ -227,6 +251,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type_field(
     b: *mut tokenforge_fetcher_builder,
     path: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.token_type_field(str_arg(path, "path")?)) }
 }
 
@@ -240,6 +265,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_expires_in_field(
     b: *mut tokenforge_fetcher_builder,
     path: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.expires_in_field(str_arg(path, "path")?)) }
 }
 
@@ -252,6 +278,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_token_field(
     b: *mut tokenforge_fetcher_builder,
     path: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.refresh_token_field(str_arg(path, "path")?)) }
 }
 
@@ -266,6 +293,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_default_token_type(
     b: *mut tokenforge_fetcher_builder,
     type_: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.default_token_type(str_arg(type_, "type")?)) }
 }
 
@@ -280,6 +308,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_header(
     b: *mut tokenforge_fetcher_builder,
     header: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.token_header(str_arg(header, "header")?)) }
 }
 
@@ -293,6 +322,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_token_type(
     b: *mut tokenforge_fetcher_builder,
     type_: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.token_type(str_arg(type_, "type")?)) }
 }
 
@@ -308,6 +338,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_basic_auth(
     user: *const c_char,
     password: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.basic_auth(str_arg(user, "user")?, str_arg(password, "password")?)) }
 }
 
@@ -323,6 +354,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth_in_body(
     b: *mut tokenforge_fetcher_builder,
     in_body: bool,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.client_auth_in_body(in_body)) }
 }
 
@@ -338,6 +370,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth(
     b: *mut tokenforge_fetcher_builder,
     method: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.client_auth(ClientAuthMethod::parse(str_arg(method, "method")?)?)) }
 }
 
@@ -351,6 +384,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ttl_ms(
     b: *mut tokenforge_fetcher_builder,
     ttl_ms: i64,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.ttl_ms(ttl_ms)) }
 }
 
@@ -365,6 +399,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_timeout_ms(
     b: *mut tokenforge_fetcher_builder,
     ms: u64,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.timeout_ms(ms)) }
 }
 
@@ -378,6 +413,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_verify_tls(
     b: *mut tokenforge_fetcher_builder,
     verify: bool,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.verify_tls(verify)) }
 }
 
@@ -394,6 +430,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_retry(
     max_attempts: u32,
     base_delay_ms: u64,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.retry(max_attempts, base_delay_ms)) }
 }
 
@@ -407,6 +444,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_add_dependency(
     b: *mut tokenforge_fetcher_builder,
     step: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.dependency(str_arg(step, "step")?)) }
 }
 
@@ -434,6 +472,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_request_hook(
 ) -> ResultCode {
     let data = UserData::new(userdata, free_userdata);
     fallible!(ptr::null_mut(), {
+        // SAFETY: the caller passes what the Safety section says.
         let b = unsafe { arg_mut(b, "builder") }?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
         b.request_hook(request_hook(hook, data));
@@ -456,6 +495,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_error_hook(
 ) -> ResultCode {
     let data = UserData::new(userdata, free_userdata);
     fallible!(ptr::null_mut(), {
+        // SAFETY: the caller passes what the Safety section says.
         let b = unsafe { arg_mut(b, "builder") }?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
         b.error_hook(Arc::new(move |error: &Error, context: Option<&Context>| {
@@ -486,6 +526,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_endpoint(
     client_id: *const c_char,
     client_secret: *const c_char,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe {
         set(b, |b| {
             b.refresh_endpoint(
@@ -508,6 +549,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_renews_dependents(
     b: *mut tokenforge_fetcher_builder,
     renews: bool,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.renews_dependents(renews)) }
 }
 
@@ -525,9 +567,11 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_build(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let builder = unsafe { take_box(b) }.ok_or_else(|| Error::invalid_argument("builder is NULL"))?;
         out_arg(out)?;
         let fetcher = Arc::new(builder.build()?);
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_arc::<tokenforge_fetcher>(fetcher)) }
     })
 }
@@ -538,5 +582,6 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_build(
 /// `b` is NULL or a live builder, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_fetcher_builder_free(b: *mut tokenforge_fetcher_builder) {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_box(b) }) })
 }

@@ -32,12 +32,17 @@ pub unsafe extern "C" fn tokenforge_oauth2_refresh(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let token_url = unsafe { str_arg(token_url, "token_url") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let refresh_token = unsafe { str_arg(refresh_token, "refresh_token") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let client_id = unsafe { str_arg(client_id, "client_id") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let client_secret = unsafe { opt_str_arg(client_secret, "client_secret") }?;
         out_arg(out)?;
         let token = crate::oauth2::refresh(token_url, refresh_token, client_id, client_secret, timeout_ms)?;
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_arc::<tokenforge_token>(std::sync::Arc::new(token))) }
     })
 }

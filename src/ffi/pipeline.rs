@@ -46,7 +46,9 @@ pub unsafe extern "C" fn tokenforge_pipeline_add(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let p = unsafe { arg_mut(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let f = unsafe { clone_arc(f) }.ok_or_else(|| Error::invalid_argument("fetcher is NULL"))?;
         p.add(f)
     })
@@ -62,6 +64,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_validate(
     p: *const tokenforge_pipeline,
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     fallible!(err, { unsafe { arg(p, "pipeline") }?.validate() })
 }
 
@@ -82,8 +85,11 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_storage(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let p = unsafe { arg_mut(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let s = unsafe { arg(s, "storage") }?;
+        // SAFETY: the caller passes what the Safety section says.
         p.set_storage(Arc::clone(s), unsafe { opt_str_arg(key_prefix, "key_prefix") }?)
     })
 }
@@ -99,6 +105,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_refresh_margin_ms(
     margin_ms: i64,
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_refresh_margin_ms(margin_ms) })
 }
 
@@ -113,6 +120,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_default_lifetime_ms(
     lifetime_ms: i64,
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_default_lifetime_ms(lifetime_ms) })
 }
 
@@ -130,6 +138,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_background_refresh(
     background: bool,
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     fallible!(err, { unsafe { arg_mut(p, "pipeline") }?.set_background_refresh(background) })
 }
 
@@ -158,10 +167,13 @@ pub unsafe extern "C" fn tokenforge_pipeline_get(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let p = unsafe { arg(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let step = unsafe { str_arg(step, "step") }?;
         out_arg(out)?;
         let token = p.get(step)?;
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_arc::<tokenforge_token>(token)) }
     })
 }
@@ -179,6 +191,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_invalidate(
     step: *const c_char,
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
     fallible!(err, { unsafe { arg(p, "pipeline") }?.invalidate(unsafe { str_arg(step, "step") }?) })
 }
 
@@ -198,10 +211,13 @@ pub unsafe extern "C" fn tokenforge_pipeline_invalidate_if(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let p = unsafe { arg(p, "pipeline") }?;
         let done =
+            // SAFETY: the caller passes what the Safety section says.
             p.invalidate_if(unsafe { str_arg(step, "step") }?, unsafe { str_arg(access_token, "access_token") }?)?;
         if !invalidated.is_null() {
+            // SAFETY: the caller passes what the Safety section says.
             unsafe { invalidated.write(done) };
         }
         Ok(())
@@ -226,6 +242,7 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_event_hook(
 ) -> ResultCode {
     let data = UserData::new(userdata, free_userdata);
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let p = unsafe { arg_mut(p, "pipeline") }?;
         let hook = hook.ok_or_else(|| Error::invalid_argument("hook is NULL"))?;
         p.set_event_hook(event_hook(hook, data))
@@ -248,9 +265,11 @@ pub unsafe extern "C" fn tokenforge_pipeline_from_json(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let json = unsafe { str_arg(json, "json") }?;
         out_arg(out)?;
         let p = crate::pipeline::from_json(json)?;
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_box(p)) }
     })
 }
@@ -263,5 +282,6 @@ pub unsafe extern "C" fn tokenforge_pipeline_from_json(
 /// `p` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_pipeline_free(p: *mut tokenforge_pipeline) {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_box(p) }) })
 }

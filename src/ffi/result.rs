@@ -44,6 +44,7 @@ pub extern "C" fn tokenforge_version() -> *const c_char {
 pub unsafe extern "C" fn tokenforge_string_free(s: *mut c_char) {
     guarded!((), {
         if !s.is_null() {
+            // SAFETY: the caller passes what the Safety section says.
             let mut owned = unsafe { CString::from_raw(s) }.into_bytes();
             zeroize::Zeroize::zeroize(&mut owned);
         }

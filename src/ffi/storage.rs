@@ -48,8 +48,11 @@ pub unsafe extern "C" fn tokenforge_storage_store(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let s = unsafe { arg(s, "storage") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let t = unsafe { clone_arc(t) }.ok_or_else(|| Error::invalid_argument("token is NULL"))?;
+        // SAFETY: the caller passes what the Safety section says.
         s.store(unsafe { str_arg(key, "key") }?, &t)
     })
 }
@@ -68,10 +71,13 @@ pub unsafe extern "C" fn tokenforge_storage_retrieve(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let s = unsafe { arg(s, "storage") }?;
+        // SAFETY: the caller passes what the Safety section says.
         let key = unsafe { str_arg(key, "key") }?;
         out_arg(out)?;
         let token = s.retrieve(key)?;
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, token.map_or(ptr::null_mut(), to_arc)) }
     })
 }
@@ -88,7 +94,9 @@ pub unsafe extern "C" fn tokenforge_storage_delete(
     err: *mut *mut tokenforge_error,
 ) -> ResultCode {
     fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
         let s = unsafe { arg(s, "storage") }?;
+        // SAFETY: the caller passes what the Safety section says.
         s.delete(unsafe { str_arg(key, "key") }?)
     })
 }
@@ -100,6 +108,7 @@ pub unsafe extern "C" fn tokenforge_storage_delete(
 /// `s` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_storage_free(s: *mut tokenforge_storage) {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_box(s) }) })
 }
 
@@ -217,12 +226,14 @@ pub unsafe extern "C" fn tokenforge_storage_new_custom(
         if callbacks.is_null() {
             return Err(Error::invalid_argument("callbacks is NULL"));
         }
+        // SAFETY: the caller passes what the Safety section says.
         let size = unsafe { ptr::addr_of!((*callbacks).struct_size).read() } as usize;
         if size < std::mem::size_of::<tokenforge_storage_callbacks>() {
             return Err(Error::invalid_argument(format!(
                 "callbacks.struct_size is {size}; set it to sizeof(tokenforge_storage_callbacks)"
             )));
         }
+        // SAFETY: the caller passes what the Safety section says.
         let callbacks = unsafe { callbacks.read() };
         if callbacks.store_token.is_none() || callbacks.retrieve_token.is_none() || callbacks.delete_token.is_none() {
             return Err(Error::invalid_argument("store_token, retrieve_token and delete_token are all required"));
@@ -231,6 +242,7 @@ pub unsafe extern "C" fn tokenforge_storage_new_custom(
             return Err(Error::invalid_argument("out-parameter is NULL"));
         }
         let storage: Arc<dyn TokenStorage> = Arc::new(CallbackStorage { callbacks, data });
+        // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_box(storage)) }
     })
 }

@@ -49,8 +49,11 @@ pub unsafe extern "C" fn tokenforge_token_new(
 ) -> *mut tokenforge_token {
     guarded!(ptr::null_mut(), {
         let made = (|| {
+            // SAFETY: the caller passes what the Safety section says.
             let access = unsafe { str_arg(access_token, "access_token") }?;
+            // SAFETY: the caller passes what the Safety section says.
             let token_type = unsafe { opt_str_arg(token_type, "token_type") }?;
+            // SAFETY: the caller passes what the Safety section says.
             let refresh = unsafe { opt_str_arg(refresh_token, "refresh_token") }?;
             let expires = (expires_at_ms >= 0).then_some(expires_at_ms);
             Token::new(access, token_type, expires, refresh)
@@ -88,6 +91,7 @@ pub unsafe extern "C" fn tokenforge_token_free(t: *mut tokenforge_token) {
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_access_token(t: *const tokenforge_token) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.map(Token::access_token)) })
 }
 
@@ -97,6 +101,7 @@ pub unsafe extern "C" fn tokenforge_token_access_token(t: *const tokenforge_toke
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_token_type(t: *const tokenforge_token) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.map(Token::token_type)) })
 }
 
@@ -106,6 +111,7 @@ pub unsafe extern "C" fn tokenforge_token_token_type(t: *const tokenforge_token)
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_refresh_token(t: *const tokenforge_token) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.and_then(Token::refresh_token)) })
 }
 
@@ -115,6 +121,7 @@ pub unsafe extern "C" fn tokenforge_token_refresh_token(t: *const tokenforge_tok
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_scope(t: *const tokenforge_token) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.and_then(Token::scope)) })
 }
 
@@ -124,6 +131,7 @@ pub unsafe extern "C" fn tokenforge_token_scope(t: *const tokenforge_token) -> *
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_expires_at_ms(t: *const tokenforge_token) -> i64 {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(NO_EXPIRY, { unsafe { borrow(t) }.and_then(Token::expires_at_ms).unwrap_or(NO_EXPIRY) })
 }
 
@@ -134,6 +142,7 @@ pub unsafe extern "C" fn tokenforge_token_expires_at_ms(t: *const tokenforge_tok
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_is_expired(t: *const tokenforge_token, margin_ms: i64) -> bool {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(true, { unsafe { borrow(t) }.is_none_or(|t| t.is_expired(margin_ms)) })
 }
 
@@ -143,6 +152,7 @@ pub unsafe extern "C" fn tokenforge_token_is_expired(t: *const tokenforge_token,
 /// `t` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_authorization(t: *const tokenforge_token) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.map(Token::authorization)) })
 }
 
@@ -155,7 +165,9 @@ pub unsafe extern "C" fn tokenforge_token_authorization(t: *const tokenforge_tok
 #[no_mangle]
 pub unsafe extern "C" fn tokenforge_token_extra(t: *const tokenforge_token, field: *const c_char) -> *const c_char {
     guarded!(ptr::null(), {
+        // SAFETY: the caller passes what the Safety section says.
         let field = unsafe { str_arg(field, "field") }.ok();
+        // SAFETY: the caller passes what the Safety section says.
         ptr_of(unsafe { borrow(t) }.zip(field).and_then(|(t, f)| t.extra(f)))
     })
 }

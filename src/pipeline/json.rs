@@ -73,7 +73,7 @@ fn pairs(v: &Value, at: &At<'_>) -> Result<Vec<(String, String)>> {
 }
 
 /// Takes `key` out of `map` (so that what is left over is unknown).
-fn take<'m>(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
+fn take(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
     map.remove(key)
 }
 

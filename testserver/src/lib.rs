@@ -330,7 +330,7 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
             let app_ok = req.header("x-app-token").is_some_and(|t| state.is_issued(t));
             if !app_ok {
                 oauth_error(401, "invalid_token", "missing or unknown app token")
-            } else if d.get("username").is_none() || d.get("password").is_none() {
+            } else if !d.contains_key("username") || !d.contains_key("password") {
                 oauth_error(400, "invalid_request", "username and password required")
             } else {
                 let extra = format!(r#","refresh_token":"{}""#, state.next("rt"));
@@ -343,9 +343,8 @@ fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
         },
         ["user", "auth"] => {
             let device_ok = req.header("x-device-token").is_some_and(|t| state.is_issued(t));
-            let app_ok = req
-                .header("authorization")
-                .map_or(true, |a| a.split_once(' ').is_some_and(|(_, t)| state.is_issued(t)));
+            let app_ok =
+                req.header("authorization").is_none_or(|a| a.split_once(' ').is_some_and(|(_, t)| state.is_issued(t)));
             if device_ok && app_ok {
                 Answer::json(200, token_json(&state.next("user"), 900, ""))
             } else {
