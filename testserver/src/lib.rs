@@ -1,5 +1,6 @@
-//! A scriptable loopback token server for tokenforge's tests, examples and demo. Standard
-//! library only; binds 127.0.0.1 on a free port; one thread per connection, keep-alive.
+//! A scriptable loopback token server for tokenforge's tests, examples and demo, over HTTP
+//! ([`Server::start`]) or HTTPS with a certificate made at start ([`Server::start_tls`];
+//! rustls and rcgen). Binds 127.0.0.1 on a free port; one thread per connection, keep-alive.
 //!
 //! Routes (any method unless noted; request data is read from a form or JSON body, or from
 //! the query string):
@@ -40,7 +41,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -88,11 +89,35 @@ pub struct Server {
     port: u16,
     state: Arc<State>,
     accept: Option<thread::JoinHandle<()>>,
+    /// The PEM certificate of an HTTPS server (self-signed, for 127.0.0.1 and localhost).
+    certificate: Option<String>,
 }
 
 impl Server {
-    /// Starts a server on 127.0.0.1 on a port the OS chooses.
+    /// Starts an HTTP server on 127.0.0.1 on a port the OS chooses.
     pub fn start() -> std::io::Result<Server> {
+        Server::start_with(None)
+    }
+
+    /// Starts an HTTPS server on 127.0.0.1 on a port the OS chooses, with a self-signed
+    /// certificate made now for `127.0.0.1` and `localhost` (see [`Server::certificate_pem`]).
+    pub fn start_tls() -> std::io::Result<Server> {
+        let invalid = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .map_err(|e| invalid(&e))?;
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(&e))?
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .map_err(|e| invalid(&e))?;
+        let mut server = Server::start_with(Some(Arc::new(config)))?;
+        server.certificate = Some(made.cert.pem());
+        Ok(server)
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<Server> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(State::default());
@@ -105,20 +130,35 @@ impl Server {
                 if let Ok(stream) = stream {
                     st.connections.fetch_add(1, Ordering::SeqCst);
                     let st = st.clone();
-                    thread::spawn(move || serve_connection(stream, &st));
+                    let tls = tls.clone();
+                    thread::spawn(move || {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+                        let _ = stream.set_nodelay(true);
+                        match tls.map(rustls::ServerConnection::new) {
+                            None => serve_connection(stream, &st),
+                            Some(Ok(tls)) => serve_connection(rustls::StreamOwned::new(tls, stream), &st),
+                            Some(Err(_)) => {}
+                        }
+                    });
                 }
             }
         });
-        Ok(Server { port, state, accept: Some(accept) })
+        Ok(Server { port, state, accept: Some(accept), certificate: None })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://` for a server made by [`Server::start_tls`].
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.certificate.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM certificate of an HTTPS server, to trust it; `None` for plain HTTP.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_deref()
     }
 
     /// How many connections clients have opened (keep-alive reuses them).
@@ -187,7 +227,7 @@ impl Request {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+fn read_request(reader: &mut BufReader<impl Read>) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -222,12 +262,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(Request { method, path, query, headers, body })
 }
 
-fn serve_connection(stream: TcpStream, state: &State) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let _ = stream.set_nodelay(true);
-    let Ok(write_half) = stream.try_clone() else { return };
+/// Serves the requests of one connection (plain or TLS) until it closes; dropping the stream
+/// closes it.
+fn serve_connection(stream: impl Read + Write, state: &State) {
     let mut reader = BufReader::new(stream);
-    let mut out = write_half;
     let mut via_proxy = None;
     while let Some(mut req) = read_request(&mut reader) {
         if state.stopping.load(Ordering::SeqCst) {
@@ -236,7 +274,7 @@ fn serve_connection(stream: TcpStream, state: &State) {
         if req.method == "CONNECT" {
             // Act as an HTTP proxy tunnelling to itself; note the tunnel's target.
             via_proxy = Some(req.path.clone());
-            if out.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+            if reader.get_mut().write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
                 return;
             }
             continue;
@@ -247,10 +285,9 @@ fn serve_connection(stream: TcpStream, state: &State) {
         state.hit(&req.path);
         let active = state.active.fetch_add(1, Ordering::SeqCst) + 1;
         state.max_active.fetch_max(active, Ordering::SeqCst);
-        let keep = handle(&req, state, &mut out);
+        let keep = handle(&req, state, reader.get_mut());
         state.active.fetch_sub(1, Ordering::SeqCst);
         if !keep {
-            let _ = out.shutdown(Shutdown::Both);
             return;
         }
     }
@@ -285,7 +322,7 @@ fn token_json(token: &str, expires_in: u64, extra: &str) -> String {
     format!(r#"{{"access_token":"{token}","token_type":"bearer","expires_in":{expires_in}{extra}}}"#)
 }
 
-fn write_answer(out: &mut TcpStream, a: &Answer) -> bool {
+fn write_answer(out: &mut dyn Write, a: &Answer) -> bool {
     let mut head = format!("HTTP/1.1 {} {}\r\n", a.status, reason(a.status));
     for (k, v) in &a.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -310,7 +347,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// Answers one request; false when the connection must close.
-fn handle(req: &Request, state: &State, out: &mut TcpStream) -> bool {
+fn handle(req: &Request, state: &State, out: &mut dyn Write) -> bool {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let answer = match segments.as_slice() {
         ["health"] => Answer::text(200, "ok"),
@@ -577,7 +614,7 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
     }
 }
 
-fn trickle(out: &mut TcpStream, ms: u64) -> bool {
+fn trickle(out: &mut dyn Write, ms: u64) -> bool {
     if out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n").is_err() {
         return false;
     }
