@@ -116,6 +116,10 @@ type BodyOptions struct {
 	// ClientAuth is how the client authenticates, to the client_credentials grant and to
 	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
 	ClientAuth string
+	// RenewsDependents makes a pipeline renew this step's dependents at once whenever it
+	// renews this step (for servers that bind derived tokens to their parent); by default
+	// they keep their tokens and renew when they go stale themselves.
+	RenewsDependents bool
 	// Retry, when not nil, configures retries.
 	Retry *Retry
 	// DependsOn names the steps whose tokens this one needs.
@@ -162,6 +166,10 @@ type HeaderOptions struct {
 	// ClientAuth is how the client authenticates, to the client_credentials grant and to
 	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
 	ClientAuth string
+	// RenewsDependents makes a pipeline renew this step's dependents at once whenever it
+	// renews this step (for servers that bind derived tokens to their parent); by default
+	// they keep their tokens and renew when they go stale themselves.
+	RenewsDependents bool
 	// Retry, when not nil, configures retries.
 	Retry *Retry
 	// DependsOn names the steps whose tokens this one needs.
@@ -209,6 +217,10 @@ type ClientCredentialsOptions struct {
 	// ClientAuth is how the client authenticates, to the client_credentials grant and to
 	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
 	ClientAuth string
+	// RenewsDependents makes a pipeline renew this step's dependents at once whenever it
+	// renews this step (for servers that bind derived tokens to their parent); by default
+	// they keep their tokens and renew when they go stale themselves.
+	RenewsDependents bool
 	// Retry, when not nil, configures retries.
 	Retry *Retry
 	// DependsOn names the steps whose tokens this one needs.
@@ -305,6 +317,7 @@ type common struct {
 	ttl, timeout           time.Duration
 	insecure               bool
 	clientAuth             string
+	renewsDependents       bool
 	retry                  *Retry
 	dependsOn              []string
 	refresh                *RefreshEndpoint
@@ -398,6 +411,9 @@ func build(cb *C.tokenforge_fetcher_builder, name string, o *common) (*Fetcher, 
 		b.check(C.tokenforge_fetcher_builder_set_refresh_endpoint(cb, b.s(r.TokenURL), b.optional(r.ClientID), b.optional(r.ClientSecret)),
 			"refresh endpoint")
 	}
+	if o.renewsDependents {
+		b.check(C.tokenforge_fetcher_builder_set_renews_dependents(cb, true), "renews dependents")
+	}
 	if o.clientAuth != "" {
 		b.check(C.tokenforge_fetcher_builder_set_client_auth(cb, b.s(o.clientAuth)), fmt.Sprintf("client authentication %q", o.clientAuth))
 	}
@@ -463,7 +479,7 @@ func NewBodyFetcher(o BodyOptions) (*Fetcher, error) {
 		method: o.Method, headers: o.Headers, data: o.Data, query: o.Query, contentType: o.ContentType,
 		tokenField: o.TokenField, typeField: o.TokenTypeField, expiresField: o.ExpiresInField, rtField: o.RefreshTokenField,
 		defaultType: o.DefaultTokenType, basic: o.BasicAuth, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify,
-		clientAuth: o.ClientAuth, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		clientAuth: o.ClientAuth, renewsDependents: o.RenewsDependents, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
 	})
 }
 
@@ -475,7 +491,7 @@ func NewHeaderFetcher(o HeaderOptions) (*Fetcher, error) {
 	return build(cb, o.Name, &common{
 		method: o.Method, headers: o.Headers, data: o.Data, query: o.Query, contentType: o.ContentType,
 		tokenHeader: o.TokenHeader, tokenType: o.TokenType, basic: o.BasicAuth, ttl: o.TTL, timeout: o.Timeout,
-		insecure: o.InsecureSkipVerify, clientAuth: o.ClientAuth, retry: o.Retry, dependsOn: o.DependsOn,
+		insecure: o.InsecureSkipVerify, clientAuth: o.ClientAuth, renewsDependents: o.RenewsDependents, retry: o.Retry, dependsOn: o.DependsOn,
 		refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
 	})
 }
@@ -495,7 +511,7 @@ func NewClientCredentialsFetcher(o ClientCredentialsOptions) (*Fetcher, error) {
 		headers: o.Headers, data: o.Data, query: o.Query,
 		tokenField: o.TokenField, typeField: o.TokenTypeField, expiresField: o.ExpiresInField, rtField: o.RefreshTokenField,
 		defaultType: o.DefaultTokenType, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify,
-		clientAuth: o.ClientAuth, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		clientAuth: o.ClientAuth, renewsDependents: o.RenewsDependents, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
 	})
 }
 

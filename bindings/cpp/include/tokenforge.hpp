@@ -344,8 +344,10 @@ struct Event {
   std::optional<int64_t> expires_at_ms;
   /// Retry events: the number of the attempt about to start (2 for the first retry).
   uint32_t attempt;
-  /// Failure and stale-served events: the error.
+  /// Failure, stale-served and storage events: the error.
   std::optional<Error> error;
+  /// True for the events of a renewal running in the background, which no caller waits for.
+  bool background;
 };
 
 /// The interface of a custom storage (see Storage::custom). Its methods may run on several
@@ -446,7 +448,7 @@ struct Callbacks {
     guard(nullptr, [&] {
       unbox<Box>(userdata)(Event{static_cast<EventKind>(e->kind), e->step ? e->step : "", e->duration_us,
                                  opt_ms(e->expires_at_ms), e->attempt,
-                                 e->error ? std::optional<Error>(Error(*e->error)) : std::nullopt});
+                                 e->error ? std::optional<Error>(Error(*e->error)) : std::nullopt, e->background});
     });
   }
 
@@ -659,6 +661,10 @@ class FetcherBuilder {
   FetcherBuilder &set_verify_tls(bool verify) {
     return check(tokenforge_fetcher_builder_set_verify_tls(ptr_.get(), verify), "set_verify_tls");
   }
+  /// In a pipeline, a renewal of this step renews its dependents at once (default: false).
+  FetcherBuilder &set_renews_dependents(bool renews) {
+    return check(tokenforge_fetcher_builder_set_renews_dependents(ptr_.get(), renews), "set_renews_dependents");
+  }
   /// Attempts in all (1 to 10) and the first backoff (at most 60000 ms).
   FetcherBuilder &set_retry(uint32_t max_attempts, uint64_t base_delay_ms) {
     return check(tokenforge_fetcher_builder_set_retry(ptr_.get(), max_attempts, base_delay_ms), "set_retry");
@@ -842,6 +848,12 @@ class Pipeline {
   void set_default_lifetime_ms(int64_t lifetime_ms) {
     tokenforge_error *err = nullptr;
     detail::check(tokenforge_pipeline_set_default_lifetime_ms(ptr_.get(), lifetime_ms, &err), &err);
+  }
+  /// Whether a token due for renewal but still valid is renewed in the background (true,
+  /// the default) or by the caller that finds it due (false: the library starts no thread).
+  void set_background_refresh(bool background) {
+    tokenforge_error *err = nullptr;
+    detail::check(tokenforge_pipeline_set_background_refresh(ptr_.get(), background, &err), &err);
   }
   /// Sets the event hook, a callable `void(const Event &)` called once per event on the
   /// thread where it happened, replacing any earlier one. It must be quick and must not call

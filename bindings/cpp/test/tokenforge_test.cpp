@@ -841,6 +841,37 @@ TEST(Pipeline, BuiltFromFetchers) {
   EXPECT_TRUE(contains(cycle.what(), "cycle")) << cycle.what();
 }
 
+// A stale but valid token is served at once and renewed in the background; without
+// background refresh the caller renews it.
+TEST(Pipeline, RenewsInTheBackgroundUnlessTurnedOff) {
+  for (const bool background : {true, false}) {
+    tf::Pipeline p;
+    p.set_background_refresh(background);
+    std::mutex mu;
+    std::vector<tf::Event> events;
+    p.on_event([&](const tf::Event &e) {
+      std::lock_guard<std::mutex> lock(mu);
+      events.push_back(e);
+    });
+    p.add(tf::FetcherBuilder::body("bg", g_url, background ? "/switch/cpp-bg" : "/switch/cpp-sync").set_ttl_ms(1'000).build());
+    const std::string first = p.get("bg").access_token();
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // stale: the margin is half the lifetime
+    const std::string second = p.get("bg").access_token();
+    EXPECT_EQ(second == first, background) << "background " << background;
+    std::string renewed = second;
+    for (int i = 0; i < 500 && renewed == first; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      renewed = p.get("bg").access_token();
+    }
+    EXPECT_NE(renewed, first);
+    std::lock_guard<std::mutex> lock(mu);
+    const auto started = std::count_if(events.begin(), events.end(), [&](const tf::Event &e) {
+      return e.kind == tf::EventKind::FetchStarted && e.background == background;
+    });
+    EXPECT_EQ(started, background ? 1 : 2);
+  }
+}
+
 TEST(Pipeline, CustomFetcherAskingItsOwnPipelineGetsConfig) {
   tf::Pipeline p;
   p.add(tf::Fetcher::custom("self", [&p](const tf::Context *) { return p.get("self"); }));
