@@ -6,10 +6,14 @@
  *   immutable or internally synchronised: many threads may use one at once through const
  *   pointers. A pipeline is configured (add, set_*) from one thread before its first use.
  *   tokenforge_fetcher_builder and tokenforge_context are single-threaded: one thread at a
- *   time. tokenforge_error is immutable once made. tokenforge_request exists only during a
- *   request hook call, on that thread. Hooks and callbacks run synchronously on the calling
- *   thread with no library lock held; see tokenforge_request_hook for what they may call. No function keeps thread-local state, so
- *   goroutines that move between threads are fine.
+ *   time. tokenforge_error is immutable once made (a cause is attached before handing it
+ *   on). tokenforge_request exists only during a request hook call, on that thread. Hooks
+ *   and callbacks run synchronously with no library lock held, on the thread that does the
+ *   work: the caller's, or a library thread (a dependency fetched in parallel, a pipeline
+ *   renewal in the background; tokenforge_pipeline_set_background_refresh turns those
+ *   threads off); see tokenforge_request_hook for what they may call. No function keeps
+ *   thread-local state, so goroutines that move between threads are fine. A child process
+ *   after fork() may go on using the objects it inherited.
  *
  * OWNERSHIP
  *   - Strings passed in are NUL-terminated UTF-8 and copied; no pointer to them is kept.
