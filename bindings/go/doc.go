@@ -26,14 +26,12 @@
 //
 // A callback reports failure with a Go error. An *Error keeps its Code and Message; any
 // other error becomes CodeCallback (CodeStorage for a storage backend) with err.Error().
-// For custom fetchers and storage backends the library carries them to the caller. A
-// request hook can only return a code through the C API, so the library reports
-// "request hook returned CODE; the request was not sent" with CodeCallback; this package
-// restores the hook's code and message (and Unwrap gives the hook's error) when the hook
-// ran on the goroutine that called Fetcher.Fetch or Pipeline.Token, which is always the
-// case for Fetch and for the requested step itself, but not for dependencies that the
-// pipeline fetches in parallel on its own threads, nor for callers that merely waited for
-// another caller's fetch.
+// The library carries them to the caller unchanged (a request hook refuses its request with
+// tokenforge_request_fail_error), and the Go error itself travels as the cause of the C
+// error: Unwrap on the Error the caller gets returns it, so errors.Is and errors.As find it,
+// also when the callback ran on a library thread (a dependency fetched in parallel, a
+// renewal in the background) and for errors derived from it (a dependent step's
+// CodeDependency).
 //
 // # Linking
 //
