@@ -1111,8 +1111,10 @@ enum tokenforge_result tokenforge_pipeline_from_json(const char *json,
 
 /**
  * Frees a pipeline and its cached tokens (zeroed); fetchers and storage it shares with the
- * caller stay the caller's. NULL is a no-op; freeing twice is undefined. Not while another
- * thread uses it.
+ * caller stay the caller's. Returns at once, also while a renewal runs in the background:
+ * that renewal keeps what it needs until it ends (within its fetch deadline), its hooks may
+ * run until then, and each `free_userdata` is called after the last call of its hook. NULL
+ * is a no-op; freeing twice is undefined. Not while another thread uses it.
  *
  * # Safety
  * `p` is NULL or live, not used afterwards.

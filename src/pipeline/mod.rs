@@ -275,11 +275,11 @@ impl Inner {
 
     /// A storage failure never fails a get (DESIGN.md): it goes to the step's error hook and
     /// the event hook, and the get goes on without the store.
-    fn storage_failed(&self, i: usize, e: Error, context: Option<&crate::context::Context>) {
+    fn storage_failed(&self, i: usize, e: Error, context: Option<&crate::context::Context>, background: bool) {
         let fetcher = &self.steps[i].fetcher;
         let e = e.with_step_field(fetcher.name().as_str());
         fetcher.report(&e, context);
-        self.emit(i, EventKind::StorageFailed, Duration::ZERO, None, 0, Some(&e), false);
+        self.emit(i, EventKind::StorageFailed, Duration::ZERO, None, 0, Some(&e), background);
     }
 
     /// Drops the cached and stored tokens of `steps` and forgets their failures.
@@ -294,7 +294,7 @@ impl Inner {
             }
             if let Some((storage, key)) = self.storage_key(s) {
                 if let Err(e) = storage.delete(&key) {
-                    self.storage_failed(s, e, None);
+                    self.storage_failed(s, e, None, false);
                 }
             }
             if had.is_some() {

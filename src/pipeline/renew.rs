@@ -285,7 +285,7 @@ impl Inner {
         let entry = Arc::new(self.entry_for(token.clone(), now_ms()));
         if let Some((storage, key)) = self.storage_key(i) {
             if let Err(e) = storage.store(&key, &token) {
-                self.storage_failed(i, e, Some(&context));
+                self.storage_failed(i, e, Some(&context), background);
             }
         }
         step.entry.store(Some(entry.clone()));
@@ -300,7 +300,7 @@ impl Inner {
         let token = match storage.retrieve(&key) {
             Ok(token) => token?,
             Err(e) => {
-                self.storage_failed(i, e, None);
+                self.storage_failed(i, e, None, false);
                 return None;
             }
         };
