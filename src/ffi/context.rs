@@ -91,3 +91,8 @@ pub unsafe extern "C" fn tokenforge_context_free(c: *mut tokenforge_context) {
     // SAFETY: the caller passes what the Safety section says.
     guarded!((), { drop(unsafe { take_box(c) }) })
 }
+
+/// The context pointer a callback receives: NULL when the fetch had none.
+pub(crate) fn context_ptr(context: Option<&Context>) -> *const tokenforge_context {
+    context.map_or(ptr::null(), |c| ptr::from_ref(c).cast())
+}

@@ -25,6 +25,48 @@ fn ptr_of(text: Option<&CText>) -> *const c_char {
     text.map_or(ptr::null(), CText::as_ptr)
 }
 
+/// Turns a failure into its code, handing the error to C through `err` when it is not NULL.
+///
+/// # Safety
+/// `err` is NULL or valid for a write.
+pub(crate) unsafe fn fail(e: Error, err: *mut *mut tokenforge_error) -> ResultCode {
+    let code = e.code();
+    if !err.is_null() {
+        // SAFETY: err is not NULL, and the caller vouches that it is valid for a write.
+        unsafe { err.write(to_box(e)) };
+    }
+    code
+}
+
+/// The error reported when a panic is caught at the boundary.
+pub(crate) fn panic_error() -> Error {
+    Error::new(ResultCode::Panic, "internal error: a Rust panic was caught at the C boundary")
+}
+
+/// The error a callback's result code amounts to: `None` for OK. A code that is no
+/// `tokenforge_result` is a `CALLBACK` error, as is any failure without an error object.
+/// With an error object, its message, fields and cause are kept, under the returned code.
+///
+/// # Safety
+/// `err` is NULL or an error the callback handed over (made by `tokenforge_error_new` or
+/// received from the library), not used again.
+pub(crate) unsafe fn callback_outcome(what: &str, rc: ResultArg, err: *mut tokenforge_error) -> Option<Error> {
+    // SAFETY: the caller vouches that err is NULL or an owned error.
+    let given = unsafe { take_box(err) };
+    match rc.code() {
+        Some(ResultCode::Ok) => None,
+        Some(code) => Some(match given {
+            Some(e) if e.code() == code => e,
+            Some(e) => Error::new(code, e.message()).with_cause(e.cause().cloned()),
+            None => Error::new(code, format!("{what} failed with {}", code.name())),
+        }),
+        None => Some(
+            Error::new(ResultCode::Callback, format!("{what} returned {}, which is no result code", rc.0))
+                .with_cause(given.and_then(|e| e.cause().cloned())),
+        ),
+    }
+}
+
 /// Makes an error, for callbacks to report failures. `message` is copied. Returns NULL when
 /// `code` is OK or no result code, or `message` is NULL or not UTF-8. The caller owns the
 /// result (or hands it to the library through a callback's `err`). Thread-safe.

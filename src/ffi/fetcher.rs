@@ -1,12 +1,14 @@
 //! `tokenforge_fetcher`: one step that obtains one token. Immutable and reference-counted:
 //! any number of threads may fetch with it at once; a pipeline keeps its own reference.
 
+use super::context::context_ptr;
 use super::context::tokenforge_context;
+use super::error::callback_outcome;
 use super::error::tokenforge_error;
 use super::handle::{arg, borrow, take_arc, to_arc, Castable, OwnershipArc};
 use super::result::ResultArg;
 use super::token::tokenforge_token;
-use super::userdata::{callback_outcome, context_ptr, tokenforge_free_userdata, UserData};
+use super::userdata::{tokenforge_free_userdata, UserData};
 use super::{fallible, guarded, out_arg, str_arg, write_out};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};

@@ -2,12 +2,13 @@
 //! consumed by `tokenforge_fetcher_builder_build`, or abandoned with
 //! `tokenforge_fetcher_builder_free`.
 
+use super::context::context_ptr;
 use super::context::tokenforge_context;
 use super::error::tokenforge_error;
 use super::fetcher::tokenforge_fetcher;
 use super::handle::{arg_mut, take_box, to_arc, to_box, Castable, OwnershipBox};
 use super::request::{request_hook, tokenforge_request_hook};
-use super::userdata::{context_ptr, tokenforge_free_userdata, UserData};
+use super::userdata::{tokenforge_free_userdata, UserData};
 use super::{fallible, guarded, opt_str_arg, out_arg, str_arg, write_out};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};

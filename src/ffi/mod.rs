@@ -24,7 +24,7 @@ pub mod storage;
 pub mod token;
 pub mod userdata;
 
-use crate::error::{Error, ResultCode};
+use crate::error::Error;
 use std::ffi::{c_char, CStr};
 
 /// A required string argument: `INVALID_ARGUMENT` for NULL or invalid UTF-8.
@@ -71,24 +71,6 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Error> {
     Ok(())
 }
 
-/// Turns a failure into its code, handing the error to C through `err` when it is not NULL.
-///
-/// # Safety
-/// `err` is NULL or valid for a write.
-pub(crate) unsafe fn fail(e: Error, err: *mut *mut error::tokenforge_error) -> ResultCode {
-    let code = e.code();
-    if !err.is_null() {
-        // SAFETY: err is not NULL, and the caller vouches that it is valid for a write.
-        unsafe { err.write(handle::to_box(e)) };
-    }
-    code
-}
-
-/// The error reported when a panic is caught at the boundary.
-pub(crate) fn panic_error() -> Error {
-    Error::new(ResultCode::Panic, "internal error: a Rust panic was caught at the C boundary")
-}
-
 /// Body of a fallible `extern "C"` function: runs the block (which returns
 /// `Result<(), Error>`) inside `catch_unwind`; errors and panics become a result code and,
 /// when `$err` is not NULL, a `tokenforge_error`.
@@ -99,9 +81,9 @@ macro_rules! fallible {
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(run)) {
             Ok(Ok(())) => $crate::error::ResultCode::Ok,
             // SAFETY: $err is NULL or writable: every fallible function's Safety section says so.
-            Ok(Err(e)) => unsafe { $crate::ffi::fail(e, err) },
+            Ok(Err(e)) => unsafe { $crate::ffi::error::fail(e, err) },
             // SAFETY: as above.
-            Err(_) => unsafe { $crate::ffi::fail($crate::ffi::panic_error(), err) },
+            Err(_) => unsafe { $crate::ffi::error::fail($crate::ffi::error::panic_error(), err) },
         }
     }};
 }

@@ -1,11 +1,12 @@
 //! `tokenforge_request`: the token request a request hook reads and changes. It exists only
 //! during the hook call, on the hook's thread; C never owns or frees it.
 
+use super::context::context_ptr;
 use super::context::tokenforge_context;
 use super::error::tokenforge_error;
 use super::handle::{arg, arg_mut, borrow, take_box, Castable, OwnershipRef};
 use super::result::ResultArg;
-use super::userdata::{context_ptr, UserData};
+use super::userdata::UserData;
 use super::{fallible, guarded, opt_str_arg, str_arg};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};

@@ -1,11 +1,12 @@
 //! `tokenforge_storage`: a token store (TokenStorage strategy). Internally synchronised: use
 //! it from many threads at once.
 
+use super::error::callback_outcome;
 use super::error::tokenforge_error;
 use super::handle::{arg, clone_arc, take_arc, take_box, to_arc, to_box, Castable, OwnershipBox};
 use super::result::ResultArg;
 use super::token::tokenforge_token;
-use super::userdata::{callback_outcome, tokenforge_free_userdata, UserData};
+use super::userdata::{tokenforge_free_userdata, UserData};
 use super::{fallible, guarded, out_arg, str_arg, write_out};
 use crate::error::{Error, Result, ResultCode};
 use crate::storage::{MemoryStorage, TokenStorage};
