@@ -144,7 +144,7 @@ pub fn token_from_response(
         }),
     }
     .map_err(|e| e.with_status(status))?;
-    Ok(token.with_ttl(ttl_ms, now_ms))
+    Ok(token.with_ttl(ttl_ms, now_ms).with_issued_at_ms(Some(now_ms)))
 }
 
 fn body_token(object: Map<String, Value>, fields: &BodyFields, now_ms: i64) -> Result<Token> {

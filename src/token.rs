@@ -33,6 +33,9 @@ pub struct Token {
     access_token: CText,
     token_type: CText,
     expires_at_ms: Option<i64>,
+    /// When the token was obtained, when known: a token's lifetime runs from then to its
+    /// expiry, wherever (and whenever) it is read later.
+    issued_at_ms: Option<i64>,
     refresh_token: Option<CText>,
     authorization: CText,
     extras: Vec<(CText, CText)>,
@@ -71,7 +74,15 @@ impl Token {
         };
         let authorization =
             CText::new(&format!("{} {}", token_type.as_str(), access_token.as_str())).expect("parts are NUL-free");
-        Ok(Token { access_token, token_type, expires_at_ms, refresh_token, authorization, extras: Vec::new() })
+        Ok(Token {
+            access_token,
+            token_type,
+            expires_at_ms,
+            issued_at_ms: None,
+            refresh_token,
+            authorization,
+            extras: Vec::new(),
+        })
     }
 
     /// Adds (or replaces) an extra field. Values holding NUL are kept as JSON text.
@@ -84,6 +95,11 @@ impl Token {
         .unwrap_or_else(|| CText::new(&value.to_string()).expect("JSON text escapes NUL"));
         self.extras.retain(|(n, _)| n != &name);
         self.extras.push((name, text));
+        self
+    }
+
+    pub fn with_issued_at_ms(mut self, issued_at_ms: Option<i64>) -> Token {
+        self.issued_at_ms = issued_at_ms;
         self
     }
 
@@ -126,6 +142,11 @@ impl Token {
 
     pub fn expires_at_ms(&self) -> Option<i64> {
         self.expires_at_ms
+    }
+
+    /// When the token was obtained from a server, when known.
+    pub fn issued_at_ms(&self) -> Option<i64> {
+        self.issued_at_ms
     }
 
     /// `"<type> <token>"`, the value of an `Authorization` header.

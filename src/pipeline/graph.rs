@@ -15,7 +15,8 @@ pub(super) struct Graph {
     /// The steps that depend on each step directly.
     pub direct_dependents: Vec<Vec<usize>>,
     /// How long a caller may wait for a step: its own deadline (twice with a refresh
-    /// endpoint) after the longest chain of its dependencies'.
+    /// endpoint; on a shared store, as long again for another process's lease and a second)
+    /// after the longest chain of its dependencies'.
     pub wait_bound: Vec<Duration>,
 }
 
@@ -24,6 +25,7 @@ impl Graph {
     pub fn build<S: std::hash::BuildHasher>(
         fetchers: &[Arc<Fetcher>],
         index: &HashMap<String, usize, S>,
+        shared_store: bool,
     ) -> Result<Graph> {
         let mut deps = Vec::with_capacity(fetchers.len());
         for f in fetchers {
@@ -39,7 +41,10 @@ impl Graph {
         let order = topological_order(fetchers, &deps)?;
         let mut wait_bound = vec![Duration::ZERO; fetchers.len()];
         for &i in &order {
-            let own = fetchers[i].timeout() * if fetchers[i].refresh_endpoint().is_some() { 2 } else { 1 };
+            let mut own = fetchers[i].timeout() * if fetchers[i].refresh_endpoint().is_some() { 2 } else { 1 };
+            if shared_store {
+                own = own * 2 + Duration::from_secs(1);
+            }
             let before = deps[i].iter().map(|&d| wait_bound[d]).max().unwrap_or_default();
             wait_bound[i] = own + before;
         }

@@ -8,6 +8,7 @@ mod event;
 mod graph;
 mod json;
 mod renew;
+mod shared;
 mod step;
 
 pub use event::{Event, EventHook, EventKind};
@@ -131,7 +132,9 @@ impl Pipeline {
     /// [`DEFAULT_STORAGE_PREFIX`].
     pub fn set_storage(&mut self, storage: Arc<dyn TokenStorage>, prefix: Option<&str>) -> Result<()> {
         let prefix = prefix.unwrap_or(DEFAULT_STORAGE_PREFIX);
-        self.configure()?.settings.storage = Some((storage, prefix.to_string()));
+        let inner = self.configure()?;
+        inner.settings.storage = Some((storage, prefix.to_string()));
+        inner.graph = OnceCell::new(); // waits are longer on a shared store
         Ok(())
     }
 
@@ -225,7 +228,8 @@ impl Inner {
         self.graph
             .get_or_init(|| {
                 let fetchers: Vec<Arc<Fetcher>> = self.steps.iter().map(|s| s.fetcher.clone()).collect();
-                Graph::build(&fetchers, &self.index)
+                let shared = self.settings.storage.as_ref().is_some_and(|(s, _)| s.leases().is_some());
+                Graph::build(&fetchers, &self.index, shared)
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -268,20 +272,6 @@ impl Inner {
         }
     }
 
-    fn storage_key(&self, i: usize) -> Option<(&Arc<dyn TokenStorage>, String)> {
-        let (storage, prefix) = self.settings.storage.as_ref()?;
-        Some((storage, format!("{prefix}:{}", self.steps[i].fetcher.name())))
-    }
-
-    /// A storage failure never fails a get (DESIGN.md): it goes to the step's error hook and
-    /// the event hook, and the get goes on without the store.
-    fn storage_failed(&self, i: usize, e: Error, context: Option<&crate::context::Context>, background: bool) {
-        let fetcher = &self.steps[i].fetcher;
-        let e = e.with_step_field(fetcher.name().as_str());
-        fetcher.report(&e, context);
-        self.emit(i, EventKind::StorageFailed, Duration::ZERO, None, 0, Some(&e), background);
-    }
-
     /// Drops the cached and stored tokens of `steps` and forgets their failures.
     fn drop_tokens(&self, steps: impl Iterator<Item = usize>) {
         for s in steps {
@@ -292,8 +282,8 @@ impl Inner {
                 flight.forget_failures();
                 flight.outcome = None;
             }
-            if let Some((storage, key)) = self.storage_key(s) {
-                if let Err(e) = storage.delete(&key) {
+            if let Some(stored) = self.stored(s) {
+                if let Err(e) = stored.storage.delete(&stored.key) {
                     self.storage_failed(s, e, None, false);
                 }
             }

@@ -3,11 +3,13 @@
 //! the fault (DESIGN.md, "Behaviour we chose").
 
 use super::graph::Graph;
+use super::shared::{Leased, Stored};
 use super::step::Entry;
 use super::{EventKind, Inner};
 use crate::context::Context;
 use crate::error::{Error, Result, ResultCode};
 use crate::hooks;
+use crate::text::CText;
 use crate::token::{now_ms, Token};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -59,6 +61,12 @@ struct Failure {
     own: bool,
 }
 
+/// What the requests upstream gave: a token, or one another process stored meanwhile.
+enum Upstream {
+    Fetched(Token, EventKind),
+    Adopted(Arc<Token>),
+}
+
 impl Failure {
     fn own(error: Error) -> Failure {
         Failure { error, own: true }
@@ -93,13 +101,12 @@ impl Inner {
                     return Ok(e.token_for_thread());
                 }
                 flight.running = true;
-                let check_storage = !std::mem::replace(&mut flight.storage_checked, true);
                 drop(flight);
                 let token = e.token_for_thread();
                 if self.settings.background_refresh && self.spawn_renewal(i, e.clone()) {
                     return Ok(token);
                 }
-                return self.run_round(i, graph, entry, check_storage, false);
+                return self.run_round(i, graph, entry, false);
             }
             if flight.running {
                 let round = flight.round;
@@ -123,9 +130,8 @@ impl Inner {
                 }
             }
             flight.running = true;
-            let check_storage = !std::mem::replace(&mut flight.storage_checked, true);
             drop(flight);
-            return self.run_round(i, graph, entry, check_storage, false);
+            return self.run_round(i, graph, entry, false);
         }
     }
 
@@ -137,7 +143,7 @@ impl Inner {
             .name("tokenforge-renew".into())
             .spawn(move || {
                 if let Ok(graph) = inner.graph() {
-                    let _ = inner.run_round(i, graph, Some(old), false, true);
+                    let _ = inner.run_round(i, graph, Some(old), true);
                 }
             })
             .is_ok()
@@ -151,12 +157,11 @@ impl Inner {
         i: usize,
         graph: &Graph,
         old: Option<Arc<Entry>>,
-        check_storage: bool,
         background: bool,
     ) -> Result<Arc<Token>> {
         let result = {
             let _mark = FlightMark::enter(self.id, i);
-            hooks::call("pipeline fetch", || Ok(self.fetch_step(i, graph, old.as_deref(), check_storage, background)))
+            hooks::call("pipeline fetch", || Ok(self.fetch_step(i, graph, old.as_deref(), background)))
                 .unwrap_or_else(|e| Err(Failure::own(e)))
         };
         let now = now_ms();
@@ -238,97 +243,114 @@ impl Inner {
             flight.running = true;
             drop(flight);
             if !(self.settings.background_refresh && self.spawn_renewal(d, entry.clone())) {
-                let _ = self.run_round(d, graph, Some(entry), false, false);
+                let _ = self.run_round(d, graph, Some(entry), false);
             }
         }
     }
 
-    fn entry_for(&self, token: Arc<Token>, now: i64) -> Entry {
-        let expires = token.expires_at_ms().unwrap_or_else(|| now.saturating_add(self.settings.default_lifetime_ms));
-        let lifetime = expires.saturating_sub(now).max(0);
+    /// The cache entry of `token`: renewed when less than min(margin, half its lifetime) is
+    /// left, its lifetime running from when it was obtained (or `now`, when unknown) to its
+    /// expiry (or the default lifetime).
+    pub(super) fn entry_for(&self, token: Arc<Token>, now: i64) -> Entry {
+        let issued = token.issued_at_ms().unwrap_or(now).min(now);
+        let expires = token.expires_at_ms().unwrap_or_else(|| issued.saturating_add(self.settings.default_lifetime_ms));
+        let lifetime = expires.saturating_sub(issued).max(0);
         let margin = self.settings.refresh_margin_ms.min(lifetime / 2);
         Entry::new(token, expires - margin, expires)
     }
 
-    /// Fetches step `i` upstream (or takes it from storage), caches and stores it. A renewal
-    /// leaves the dependents' tokens in place.
+    /// Fetches step `i` (or takes what another process stored), caches and stores it. On a
+    /// shared store this is "re-read, take the lease, re-read, fetch, write, release"; a
+    /// refresh grant is then sent only under the lease. A renewal leaves the dependents'
+    /// tokens in place.
     fn fetch_step(
         self: &Arc<Self>,
         i: usize,
         graph: &Graph,
         old: Option<&Entry>,
-        check_storage: bool,
         background: bool,
     ) -> std::result::Result<Arc<Token>, Failure> {
-        let step = &self.steps[i];
-        let fetcher = &step.fetcher;
-        if check_storage && old.is_none() {
-            if let Some(token) = self.load_stored(i) {
+        let stored = self.stored(i);
+        // The token whose refresh token a renewal uses: ours, or a newer one in the store.
+        let mut base = old.map(|o| o.token.clone());
+        if let Some(s) = &stored {
+            if let Some(token) = self.read_stored(i, s, &mut base, background) {
                 return Ok(token);
             }
         }
         let context = self.dependencies(i, graph).map_err(|error| Failure { error, own: false })?;
+        let shared = stored.as_ref().and_then(|s| s.leases().map(|l| (s, l)));
+        let lease = match shared {
+            Some((s, leases)) => match self.take_lease(i, s, leases, &mut base, background) {
+                Leased::Adopted(token) => return Ok(token),
+                Leased::Held(lease) => Some(lease),
+                Leased::Without => None,
+            },
+            None => None,
+        };
+        let may_refresh = shared.is_none() || lease.is_some();
         let started = Instant::now();
+        let result = self.fetch_upstream(i, &context, base, may_refresh, stored.as_ref(), background);
+        let outcome = match result {
+            Ok(Upstream::Adopted(token)) => Ok(token),
+            Ok(Upstream::Fetched(token, kind)) => {
+                let token = Arc::new(token);
+                let entry = Arc::new(self.entry_for(token.clone(), now_ms()));
+                if let Some(s) = &stored {
+                    self.write_stored(i, s, &entry, background);
+                }
+                self.steps[i].entry.store(Some(entry.clone()));
+                self.emit(i, kind, started.elapsed(), Some(entry.expires_at_ms), 0, None, background);
+                Ok(token)
+            }
+            Err(e) => {
+                self.emit(i, EventKind::FetchFailed, started.elapsed(), None, 0, Some(&e), background);
+                Err(Failure::own(e))
+            }
+        };
+        if let (Some(lease), Some((_, leases))) = (lease, shared) {
+            self.release(i, leases, lease, background);
+        }
+        outcome
+    }
+
+    /// The request(s) upstream: the refresh grant when `base` carries a refresh token and it
+    /// may be sent; on `invalid_grant` the store is read again (another process may have
+    /// rotated the refresh token: its token is used, or its refresh token tried once), and
+    /// then the step's own fetch.
+    fn fetch_upstream(
+        &self,
+        i: usize,
+        context: &Context,
+        mut base: Option<Arc<Token>>,
+        may_refresh: bool,
+        stored: Option<&Stored<'_>>,
+        background: bool,
+    ) -> Result<Upstream> {
+        let fetcher = &self.steps[i].fetcher;
         self.emit(i, EventKind::FetchStarted, Duration::ZERO, None, 0, None, background);
         let on_retry =
             |attempt: u32, wait: Duration| self.emit(i, EventKind::Retry, wait, None, attempt, None, background);
-        let refreshed = old.and_then(|o| self.try_refresh_grant(i, o, &context, &on_retry));
-        let fetched = match refreshed {
-            Some(result) => result.map(|t| (t, EventKind::Refreshed)),
-            None => fetcher.fetch_observed(Some(&context), Some(&on_retry)).map(|t| (t, EventKind::FetchSucceeded)),
-        };
-        let (token, kind) = fetched.map_err(|e| {
-            self.emit(i, EventKind::FetchFailed, started.elapsed(), None, 0, Some(&e), background);
-            Failure::own(e)
-        })?;
-        let token = Arc::new(token);
-        let entry = Arc::new(self.entry_for(token.clone(), now_ms()));
-        if let Some((storage, key)) = self.storage_key(i) {
-            if let Err(e) = storage.store(&key, &token) {
-                self.storage_failed(i, e, Some(&context), background);
+        let mut tried: Vec<CText> = Vec::new();
+        while may_refresh && tried.len() < 2 {
+            let Some(refresh_token) =
+                base.as_ref().and_then(|b| b.refresh_token()).filter(|r| !tried.contains(r)).cloned()
+            else {
+                break;
+            };
+            match fetcher.refresh_observed(Some(context), &refresh_token, Some(&on_retry)) {
+                None => break,
+                Some(Ok(token)) => return Ok(Upstream::Fetched(token, EventKind::Refreshed)),
+                Some(Err(e)) if e.oauth_error().is_some_and(|c| c.as_str() == "invalid_grant") => {
+                    tried.push(refresh_token);
+                    if let Some(token) = stored.and_then(|s| self.read_stored(i, s, &mut base, background)) {
+                        return Ok(Upstream::Adopted(token));
+                    }
+                }
+                Some(Err(e)) => return Err(e),
             }
         }
-        step.entry.store(Some(entry.clone()));
-        self.emit(i, kind, started.elapsed(), Some(entry.expires_at_ms), 0, None, background);
-        Ok(token)
-    }
-
-    /// A token from storage that is still fresh, cached as if fetched. A store that fails is
-    /// a miss.
-    fn load_stored(&self, i: usize) -> Option<Arc<Token>> {
-        let (storage, key) = self.storage_key(i)?;
-        let token = match storage.retrieve(&key) {
-            Ok(token) => token?,
-            Err(e) => {
-                self.storage_failed(i, e, None, false);
-                return None;
-            }
-        };
-        let now = now_ms();
-        let entry = self.entry_for(token.clone(), now);
-        if !entry.is_fresh(now) {
-            return None;
-        }
-        self.emit(i, EventKind::LoadedFromStorage, Duration::ZERO, Some(entry.expires_at_ms), 0, None, false);
-        self.steps[i].entry.store(Some(Arc::new(entry)));
-        Some(token)
-    }
-
-    /// The refresh grant for a cached token that carries a refresh token, when the step has a
-    /// refresh endpoint, sent by the step's fetcher. `invalid_grant` gives `None` (fall back to
-    /// a full fetch). A rotated refresh token is kept in the returned token.
-    fn try_refresh_grant(
-        &self,
-        i: usize,
-        old: &Entry,
-        context: &Context,
-        on_retry: &crate::http::OnRetry<'_>,
-    ) -> Option<Result<Token>> {
-        let refresh_token = old.token.refresh_token()?;
-        match self.steps[i].fetcher.refresh_observed(Some(context), refresh_token, Some(on_retry))? {
-            Err(e) if e.oauth_error().is_some_and(|c| c.as_str() == "invalid_grant") => None,
-            result => Some(result),
-        }
+        fetcher.fetch_observed(Some(context), Some(&on_retry)).map(|t| Upstream::Fetched(t, EventKind::FetchSucceeded))
     }
 
     /// The context of step `i`: exactly its dependencies' valid tokens; those without one are

@@ -71,8 +71,6 @@ pub(super) struct Flight {
     /// server's Retry-After); the last error is returned meanwhile.
     pub fetch_after_ms: i64,
     pub last_error: Option<Error>,
-    /// The storage was read for this step already.
-    pub storage_checked: bool,
 }
 
 impl Flight {
