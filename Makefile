@@ -30,7 +30,7 @@ PREFIX         ?= /usr/local
 VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind tools clean
+.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis tools clean
 
 all: lib
 
@@ -59,6 +59,10 @@ check-header: $(CBINDGEN)
 valgrind:
 	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq valgrind; }
 
+## redis-server, for the shared-store tests (each starts its own on a free loopback port).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
 ## pkg-config, cmake and ninja, for the install checks and the C++ tests.
 tools:
 	@for t in pkg-config:pkgconf cmake:cmake ninja:ninja-build; do \
@@ -77,7 +81,7 @@ examples: $(EXAMPLE_BINS)
 
 test: check-header test-rust test-c test-go test-cpp test-install
 
-test-rust:
+test-rust: redis
 	$(CARGO) test --workspace
 
 ## C tests and every C example, against the loopback server, under valgrind.

@@ -64,6 +64,13 @@
 #define DEFAULT_LIFETIME_MS 600000
 
 /**
+ * How long an entry that carries a refresh token is kept when the server did not say how
+ * long the refresh token lives (`refresh_expires_in`): after a rotation the store holds the
+ * fleet's only valid refresh token, so it must outlive the access token.
+ */
+#define REFRESH_ENTRY_LIFETIME_MS (((30 * 24) * 3600) * 1000)
+
+/**
  * The result codes of the C API. The numbers are stable.
  */
 typedef enum tokenforge_result {
@@ -348,6 +355,28 @@ typedef struct tokenforge_storage_callbacks {
    * Deletes the token under `key`; an absent key is OK.
    */
   tokenforge_result (*delete_token)(void *userdata, const char *key, struct tokenforge_error **err);
+  /**
+   * Optional, with `release_lease` (both NULL, or a `struct_size` that ends before them:
+   * single-flight stays within each process). Cross-process single-flight: tries to take
+   * the lease on `key` (borrowed) for the holder `owner` (a unique string the library made,
+   * borrowed) for `ttl_ms`, and sets `*acquired`: true when taken, false when another
+   * holder has it. The lease must end by itself after `ttl_ms` (or when its process dies),
+   * so that a crashed holder is taken over.
+   */
+  tokenforge_result (*acquire_lease)(void *userdata,
+                                     const char *key,
+                                     const char *owner,
+                                     int64_t ttl_ms,
+                                     bool *acquired,
+                                     struct tokenforge_error **err);
+  /**
+   * Releases the lease on `key` if `owner` still holds it (compare-and-delete); OK when it
+   * does not.
+   */
+  tokenforge_result (*release_lease)(void *userdata,
+                                     const char *key,
+                                     const char *owner,
+                                     struct tokenforge_error **err);
 } tokenforge_storage_callbacks;
 
 #ifdef __cplusplus
@@ -1282,6 +1311,43 @@ void tokenforge_string_free(char *s);
 struct tokenforge_storage *tokenforge_storage_new_memory(void);
 
 /**
+ * A store in the directory `dir` (copied), shared by the processes of this machine: one file
+ * per key, written atomically (temporary file, fsync, rename) with mode 0600. The directory
+ * is created with mode 0700 when absent; an existing one that other users may use, or that
+ * belongs to another user, is refused. Pipelines on it do cross-process single-flight with a
+ * kernel lock (`flock`) that dies with its process. A truncated, corrupt or foreign file, or
+ * one that others may read, is a `STORAGE` error from `tokenforge_storage_retrieve`; a
+ * pipeline treats it as absent and reports it. On success `*out` receives a storage the
+ * caller owns. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8, empty), `STORAGE` (naming the
+ * directory and the reason). Thread-safe.
+ *
+ * # Safety
+ * `dir` is NULL or NUL-terminated; `out` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_storage_new_file(const char *dir,
+                                                   struct tokenforge_storage **out,
+                                                   struct tokenforge_error **err);
+
+/**
+ * A store in Redis, shared by a fleet: `redis://[user:password@]host:port[/db]`,
+ * `rediss://` (TLS, verified against the system trust store) or `redis+unix:///path`
+ * (copied). Keys expire with their token (PX; an entry with a refresh token lives as long as
+ * the refresh token). Every call has a 250 ms timeout; after a failure Redis is left alone
+ * for a second, and pipelines go on fetching by themselves meanwhile. Pipelines on it do
+ * cross-process single-flight with a lease (`SET NX PX`, compare-and-delete) and wait for
+ * the holder's write on a pub/sub channel. Only the URL is checked here: the connection is
+ * made at first use. The password never appears in messages. On success `*out` receives a
+ * storage the caller owns. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8, not a Redis URL).
+ * Thread-safe.
+ *
+ * # Safety
+ * `url` is NULL or NUL-terminated; `out` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_storage_new_redis(const char *url,
+                                                    struct tokenforge_storage **out,
+                                                    struct tokenforge_error **err);
+
+/**
  * Stores a copy of `t` under `key` (copied), replacing any earlier token. Errors:
  * `INVALID_ARGUMENT` (NULL, bad UTF-8), `STORAGE`. Thread-safe.
  *
@@ -1327,11 +1393,13 @@ enum tokenforge_result tokenforge_storage_delete(const struct tokenforge_storage
 void tokenforge_storage_free(struct tokenforge_storage *s);
 
 /**
- * Makes a storage of C callbacks (copied from `*callbacks`). The library owns `userdata`:
- * `free_userdata` (nullable) is called exactly once, when the last owner of the storage is
- * freed, or at once if this call fails. On success `*out` receives a storage the caller
- * owns. `INVALID_ARGUMENT` when `callbacks` or `out` is NULL, `struct_size` is too small, or
- * a callback is NULL. Thread-safe.
+ * Makes a storage of C callbacks (copied from `*callbacks`, as far as `struct_size` says:
+ * a struct from an older header, without the lease callbacks, is fine). The library owns
+ * `userdata`: `free_userdata` (nullable) is called exactly once, when the last owner of the
+ * storage is freed, or at once if this call fails. On success `*out` receives a storage the
+ * caller owns. `INVALID_ARGUMENT` when `callbacks` or `out` is NULL, `struct_size` is too
+ * small to hold the three required callbacks, one of them is NULL, or only one of the two
+ * lease callbacks is set. Thread-safe.
  *
  * # Safety
  * `callbacks` is NULL or readable for `struct_size` bytes; the functions in it stay valid

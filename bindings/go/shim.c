@@ -64,7 +64,7 @@ enum tokenforge_result tf_go_fetcher_new_custom(const char *name, const char *co
 
 enum tokenforge_result tf_go_storage_new_custom(uintptr_t handle, tokenforge_storage **out,
                                            tokenforge_error **err) {
-  tokenforge_storage_callbacks cb = {sizeof cb, glue_store, glue_retrieve, glue_delete};
+  tokenforge_storage_callbacks cb = {sizeof cb, glue_store, glue_retrieve, glue_delete, NULL, NULL};
   return tokenforge_storage_new_custom(&cb, (void *)handle, glue_free, out, err);
 }
 

@@ -15,8 +15,8 @@ pub(super) struct Graph {
     /// The steps that depend on each step directly.
     pub direct_dependents: Vec<Vec<usize>>,
     /// How long a caller may wait for a step: its own deadline (twice with a refresh
-    /// endpoint; on a shared store, as long again for another process's lease and a second)
-    /// after the longest chain of its dependencies'.
+    /// endpoint; on a shared store, with the leases of two other processes before it) after
+    /// the longest chain of its dependencies'.
     pub wait_bound: Vec<Duration>,
 }
 
@@ -43,7 +43,8 @@ impl Graph {
         for &i in &order {
             let mut own = fetchers[i].timeout() * if fetchers[i].refresh_endpoint().is_some() { 2 } else { 1 };
             if shared_store {
-                own = own * 2 + Duration::from_secs(1);
+                // Two leases of other processes (see `take_lease`), then its own fetch.
+                own = own * 3 + Duration::from_secs(2);
             }
             let before = deps[i].iter().map(|&d| wait_bound[d]).max().unwrap_or_default();
             wait_bound[i] = own + before;

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::fetcher::FetcherBuilder;
 use crate::http::ContentType;
 use crate::oauth2::ClientAuthMethod;
+use crate::storage::{FileStorage, MemoryStorage, RedisStorage, TokenStorage};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -108,6 +109,10 @@ pub fn from_json(text: &str) -> Result<Pipeline> {
         let at = At { step: "", field: "background_refresh" };
         pipeline.set_background_refresh(boolean(&v, &at)?)?;
     }
+    if let Some(v) = take(&mut doc, "storage") {
+        let (storage, prefix) = storage(&v)?;
+        pipeline.set_storage(storage, prefix.as_deref())?;
+    }
     let steps = take(&mut doc, "steps").ok_or_else(|| Error::config("pipeline JSON has no \"steps\""))?;
     if let Some(unknown) = doc.keys().next() {
         return Err(Error::config(format!("unknown key \"{unknown}\" at the top of the pipeline JSON")));
@@ -121,6 +126,26 @@ pub fn from_json(text: &str) -> Result<Pipeline> {
     }
     pipeline.validate()?;
     Ok(pipeline)
+}
+
+/// The top-level `"storage"`: `{"kind": "file", "dir": ...}`, `{"kind": "redis", "url": ...}`
+/// or `{"kind": "memory"}`, each with an optional `"key_prefix"`.
+fn storage(v: &Value) -> Result<(Arc<dyn TokenStorage>, Option<String>)> {
+    let at = At { step: "", field: "storage" };
+    let mut m = object(v, &at)?.clone();
+    let kind = string(&take(&mut m, "kind").ok_or_else(|| at.error("needs \"kind\""))?, &at)?;
+    let prefix = take(&mut m, "key_prefix").map(|v| string(&v, &at)).transpose()?;
+    let mut field = |name: &str| -> Result<String> {
+        string(&take(&mut m, name).ok_or_else(|| at.error(format!("a {kind} store needs \"{name}\"")))?, &at)
+    };
+    let storage: Arc<dyn TokenStorage> = match kind.as_str() {
+        "file" => Arc::new(FileStorage::open(field("dir")?).map_err(|e| at.error(e.message()))?),
+        "redis" => Arc::new(RedisStorage::open(&field("url")?).map_err(|e| at.error(e.message()))?),
+        "memory" => Arc::new(MemoryStorage::new()),
+        other => return Err(at.error(format!("\"{other}\" is not file, redis or memory"))),
+    };
+    no_leftovers(&m, &at)?;
+    Ok((storage, prefix))
 }
 
 fn step_builder(step: &Value, n: usize) -> Result<FetcherBuilder> {

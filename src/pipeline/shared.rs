@@ -90,7 +90,10 @@ impl Inner {
         background: bool,
     ) -> Leased {
         let ttl = self.lease_ttl(i);
-        let until = Instant::now() + ttl;
+        // A holder's lease ends within `ttl` (at the latest it expires, in the store's clock),
+        // and whoever takes it over next fetches within `ttl` too: waiting that long lets this
+        // process take the token (or the lease) rather than fetch without it.
+        let until = Instant::now() + ttl * 2;
         loop {
             match leases.try_lease(&stored.key, ttl) {
                 Ok(Some(lease)) => {

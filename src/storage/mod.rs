@@ -67,7 +67,7 @@ pub trait Leases: Send + Sync {
 }
 
 /// A random id for a lease holder: this process and a random number.
-pub(crate) fn owner_id() -> String {
+pub fn owner_id() -> String {
     use std::hash::BuildHasher;
     let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
     format!("{}-{random:016x}", std::process::id())

@@ -110,9 +110,10 @@ impl RedisStorage {
         Ok(connection)
     }
 
-    /// Runs one call on the shared connection (made when there is none). A failure that
+    /// Runs one call on the shared connection (made when there is none; a kept connection
+    /// that turns out dead, after a restart of Redis say, is made again once). A failure that
     /// concerns the connection drops it and leaves Redis alone for a second.
-    fn call<T>(&self, what: &str, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T> {
+    fn call<T>(&self, what: &str, mut f: impl FnMut(&mut Connection) -> RedisResult<T>) -> Result<T> {
         if let Some(until) = *self.down_until.lock() {
             if Instant::now() < until {
                 return Err(Error::storage(format!(
@@ -123,8 +124,13 @@ impl RedisStorage {
             }
         }
         let mut guard = self.connection.lock();
-        let result = match guard.as_mut() {
-            Some(c) => f(c),
+        let dead = |e: &redis::RedisError| e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error();
+        let kept = match guard.as_mut().map(&mut f) {
+            Some(Err(e)) if dead(&e) => None,
+            other => other,
+        };
+        let result = match kept {
+            Some(result) => result,
             None => self.connect().and_then(|mut c| {
                 let r = f(&mut c);
                 *guard = Some(c);
@@ -132,7 +138,7 @@ impl RedisStorage {
             }),
         };
         result.map_err(|e| {
-            if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error() {
+            if dead(&e) || e.is_timeout() {
                 *guard = None;
                 *self.down_until.lock() = Some(Instant::now() + RETRY_AFTER_FAILURE);
             }

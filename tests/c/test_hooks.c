@@ -299,7 +299,7 @@ static void free_table(void *ud) {
 static void test_custom_storage(void) {
   table tb;
   memset(&tb, 0, sizeof tb);
-  tokenforge_storage_callbacks cb = {sizeof cb, t_store, t_retrieve, t_delete};
+  tokenforge_storage_callbacks cb = {sizeof cb, t_store, t_retrieve, t_delete, NULL, NULL};
   tokenforge_storage *s = NULL;
   CHECK(tokenforge_storage_new_custom(&cb, &tb, free_table, &s, NULL) == TOKENFORGE_RESULT_OK);
   tokenforge_token *t = tokenforge_token_new("stored", NULL, -1, NULL);
@@ -332,9 +332,9 @@ static void test_custom_storage(void) {
   CHECK(atomic_load(&tb.frees) == 1);
 
   counter c = {0};
-  tokenforge_storage_callbacks small = {4, t_store, t_retrieve, t_delete};
+  tokenforge_storage_callbacks small = {4, t_store, t_retrieve, t_delete, NULL, NULL};
   CHECK(tokenforge_storage_new_custom(&small, &c, free_counter, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
-  tokenforge_storage_callbacks missing = {sizeof missing, t_store, NULL, t_delete};
+  tokenforge_storage_callbacks missing = {sizeof missing, t_store, NULL, t_delete, NULL, NULL};
   CHECK(tokenforge_storage_new_custom(&missing, &c, free_counter, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK(tokenforge_storage_new_custom(NULL, &c, free_counter, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
   CHECK(atomic_load(&c.frees) == 3);

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `/health` | 200 `ok` |
 //! | `/echo` | a token whose extra fields describe the request: `method`, `query`, `body`, `content_type`, `header.<lower-case name>` |
-//! | `/oauth/token` | OAuth2: `client_credentials` (client `X` has secret `X-secret`, Basic or body; scope `offline` adds a refresh token) and `refresh_token` (rotates; `rt-static` is never rotated); RFC 6749 errors otherwise |
+//! | `/oauth/token` | OAuth2: `client_credentials` (client `X` has secret `X-secret`, Basic or body; scope `offline` adds a refresh token) and `refresh_token` (rotates, and a used refresh token is refused with `invalid_grant`, as real servers do; `rt-static` is never rotated); RFC 6749 errors otherwise. `hits("grant:<type>")` counts each grant type, `hits("grant:rejected")` the reused refresh tokens |
 //! | `/v1/app/token` | `{"token":"app-N","expires_in":3600}` for valid `client_id`/`client_secret` data |
 //! | `/v1/user/token` | user token for `username`/`password` data and a valid `X-App-Token` header |
 //! | `/device/register` | header `X-Device-Token: dev-N` for an `X-Device-ID` header |
@@ -574,6 +574,7 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
     }
     let data = req.data();
     let client = client_auth(req, &data);
+    state.hit(&format!("grant:{}", data.get("grant_type").map_or("", String::as_str)));
     match data.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
             let Some((id, Some(secret), how)) = client else {
@@ -605,6 +606,7 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
                 return Answer::json(200, token_json(&state.next("rf"), 3600, ""));
             }
             if !state.revoke(rt) {
+                state.hit("grant:rejected");
                 return oauth_error(400, "invalid_grant", "refresh token is invalid or expired");
             }
             let extra = format!(r#","refresh_token":"{}""#, state.next("rt"));

@@ -753,7 +753,8 @@ class Storage {
     using Backend = detail::Callbacks::Backend;
     if (!backend) throw Error(ErrorCode::InvalidArgument, "Storage::custom: null backend");
     tokenforge_storage_callbacks callbacks{sizeof(tokenforge_storage_callbacks), detail::Callbacks::store,
-                                           detail::Callbacks::retrieve, detail::Callbacks::remove};
+                                           detail::Callbacks::retrieve, detail::Callbacks::remove, nullptr,
+                                           nullptr};
     tokenforge_storage *out = nullptr;
     tokenforge_error *err = nullptr;
     detail::check(tokenforge_storage_new_custom(&callbacks, detail::Callbacks::box(std::move(backend)),
