@@ -2,6 +2,7 @@
    library and the loopback server at $TOKENFORGE_URL. Prints "N passed, N failed". */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,11 @@ static void test_custom_storage(void) {
 
   counter c = {0};
   tokenforge_storage_callbacks small = {4, t_store, t_retrieve, t_delete, NULL, NULL};
+  /* A struct from before the lease callbacks (its struct_size ends before them) is fine. */
+  tokenforge_storage_callbacks v1 = {offsetof(tokenforge_storage_callbacks, acquire_lease), t_store, t_retrieve, t_delete, NULL, NULL};
+  tokenforge_storage *old_style = NULL;
+  CHECK(tokenforge_storage_new_custom(&v1, NULL, NULL, &old_style, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_storage_free(old_style);
   CHECK(tokenforge_storage_new_custom(&small, &c, free_counter, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
   tokenforge_storage_callbacks missing = {sizeof missing, t_store, NULL, t_delete, NULL, NULL};
   CHECK(tokenforge_storage_new_custom(&missing, &c, free_counter, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);

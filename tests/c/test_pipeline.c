@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "check.h"
@@ -319,6 +320,184 @@ static void test_free_during_a_background_renewal(void) {
   CHECK(atomic_load(&ev.background[TOKENFORGE_EVENT_KIND_FETCH_SUCCEEDED]) == 1);
 }
 
+/* ---- the file store: a second pipeline (as a second process would) finds the token ---- */
+static tokenforge_pipeline *echo_pipeline(tokenforge_storage *s, events *ev) {
+  tokenforge_fetcher *f = NULL;
+  tokenforge_fetcher_builder_build(tokenforge_fetcher_builder_new_body("shared", base_url(), "/switch/cfile"), &f, NULL);
+  tokenforge_pipeline *p = tokenforge_pipeline_new();
+  tokenforge_pipeline_add(p, f, NULL);
+  tokenforge_fetcher_free(f);
+  CHECK(tokenforge_pipeline_set_storage(p, s, "c", NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(tokenforge_pipeline_set_event_hook(p, on_event, ev, NULL, NULL) == TOKENFORGE_RESULT_OK);
+  return p;
+}
+
+static void test_file_store(void) {
+  char dir[] = "/tmp/tf-c-store-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  tokenforge_storage *s = NULL;
+  tokenforge_error *err = NULL;
+  CHECK(tokenforge_storage_new_file(NULL, &s, &err) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  tokenforge_error_free(err);
+  err = NULL;
+  CHECK(tokenforge_storage_new_file(dir, NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_storage_new_file(dir, &s, &err) == TOKENFORGE_RESULT_OK);
+  events ev1, ev2;
+  memset(&ev1, 0, sizeof ev1);
+  memset(&ev2, 0, sizeof ev2);
+  tokenforge_pipeline *p1 = echo_pipeline(s, &ev1);
+  tokenforge_token *t1 = NULL, *t2 = NULL;
+  CHECK(tokenforge_pipeline_get(p1, "shared", &t1, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_pipeline_free(p1);
+  long before = server_count("/switch/cfile");
+  tokenforge_pipeline *p2 = echo_pipeline(s, &ev2);
+  CHECK(tokenforge_pipeline_get(p2, "shared", &t2, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(t1 && t2 && strcmp(tokenforge_token_access_token(t1), tokenforge_token_access_token(t2)) == 0);
+  CHECK(server_count("/switch/cfile") == before);
+  CHECK(atomic_load(&ev2.kinds[TOKENFORGE_EVENT_KIND_LOADED_FROM_STORAGE]) == 1);
+  tokenforge_token_free(t1);
+  tokenforge_token_free(t2);
+  tokenforge_pipeline_free(p2);
+  tokenforge_storage_free(s);
+
+  /* A directory other users may enter is refused, with the reason. */
+  chmod(dir, 0755);
+  s = NULL;
+  CHECK(tokenforge_storage_new_file(dir, &s, &err) == TOKENFORGE_RESULT_STORAGE);
+  CHECK(s == NULL && err != NULL && strstr(tokenforge_error_message(err), "0755") != NULL);
+  tokenforge_error_free(err);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK(system(cmd) == 0);
+}
+
+static void test_redis_store_arguments(void) {
+  tokenforge_storage *s = NULL;
+  tokenforge_error *err = NULL;
+  CHECK(tokenforge_storage_new_redis("http://127.0.0.1:1", &s, &err) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  tokenforge_error_free(err);
+  err = NULL;
+  CHECK(tokenforge_storage_new_redis(NULL, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  /* Made without connecting; a call then fails without showing the password. */
+  CHECK(tokenforge_storage_new_redis("redis://user:c-pw-secret@127.0.0.1:1/0", &s, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_token *t = NULL;
+  CHECK(tokenforge_storage_retrieve(s, "k", &t, &err) == TOKENFORGE_RESULT_STORAGE);
+  CHECK(err != NULL && strstr(tokenforge_error_message(err), "c-pw-secret") == NULL);
+  CHECK(err != NULL && strstr(tokenforge_error_message(err), "127.0.0.1:1") != NULL);
+  tokenforge_error_free(err);
+  tokenforge_storage_free(s);
+}
+
+/* ---- a custom C store that offers leases: cross-process single-flight for C stores ---- */
+typedef struct {
+  pthread_mutex_t mu;
+  tokenforge_token *token;
+  char owner[64];
+  atomic_int acquired, refused, released;
+} leasing_store;
+
+static tokenforge_result ls_store(void *ud, const char *key, const tokenforge_token *t, tokenforge_error **err) {
+  (void)key;
+  (void)err;
+  leasing_store *ls = ud;
+  pthread_mutex_lock(&ls->mu);
+  tokenforge_token_free(ls->token);
+  ls->token = tokenforge_token_clone(t);
+  pthread_mutex_unlock(&ls->mu);
+  return TOKENFORGE_RESULT_OK;
+}
+
+static tokenforge_result ls_retrieve(void *ud, const char *key, tokenforge_token **out, tokenforge_error **err) {
+  (void)key;
+  (void)err;
+  leasing_store *ls = ud;
+  pthread_mutex_lock(&ls->mu);
+  *out = tokenforge_token_clone(ls->token);
+  pthread_mutex_unlock(&ls->mu);
+  return TOKENFORGE_RESULT_OK;
+}
+
+static tokenforge_result ls_delete(void *ud, const char *key, tokenforge_error **err) {
+  (void)key;
+  (void)err;
+  leasing_store *ls = ud;
+  pthread_mutex_lock(&ls->mu);
+  tokenforge_token_free(ls->token);
+  ls->token = NULL;
+  pthread_mutex_unlock(&ls->mu);
+  return TOKENFORGE_RESULT_OK;
+}
+
+static tokenforge_result ls_acquire(void *ud, const char *key, const char *owner, int64_t ttl_ms, bool *acquired,
+                                    tokenforge_error **err) {
+  (void)key;
+  (void)err;
+  leasing_store *ls = ud;
+  pthread_mutex_lock(&ls->mu);
+  *acquired = ls->owner[0] == '\0' && ttl_ms > 0;
+  if (*acquired) snprintf(ls->owner, sizeof ls->owner, "%s", owner);
+  pthread_mutex_unlock(&ls->mu);
+  atomic_fetch_add(*acquired ? &ls->acquired : &ls->refused, 1);
+  return TOKENFORGE_RESULT_OK;
+}
+
+static tokenforge_result ls_release(void *ud, const char *key, const char *owner, tokenforge_error **err) {
+  (void)key;
+  (void)err;
+  leasing_store *ls = ud;
+  pthread_mutex_lock(&ls->mu);
+  if (strcmp(ls->owner, owner) == 0) {
+    ls->owner[0] = '\0';
+    atomic_fetch_add(&ls->released, 1);
+  }
+  pthread_mutex_unlock(&ls->mu);
+  return TOKENFORGE_RESULT_OK;
+}
+
+static void *get_shared(void *arg) {
+  tokenforge_token *t = NULL;
+  tokenforge_pipeline_get(arg, "leased", &t, NULL);
+  return t;
+}
+
+static void test_custom_store_with_leases(void) {
+  leasing_store ls;
+  memset(&ls, 0, sizeof ls);
+  pthread_mutex_init(&ls.mu, NULL);
+  tokenforge_storage_callbacks cb = {sizeof cb, ls_store, ls_retrieve, ls_delete, ls_acquire, NULL};
+  tokenforge_storage *s = NULL;
+  CHECK(tokenforge_storage_new_custom(&cb, &ls, NULL, &s, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT); /* half */
+  cb.release_lease = ls_release;
+  CHECK(tokenforge_storage_new_custom(&cb, &ls, NULL, &s, NULL) == TOKENFORGE_RESULT_OK);
+  /* Two pipelines stand for two processes sharing the store. */
+  tokenforge_pipeline *p[2];
+  for (int i = 0; i < 2; i++) {
+    tokenforge_fetcher *f = NULL;
+    tokenforge_fetcher_builder_build(tokenforge_fetcher_builder_new_body("leased", base_url(), "/slow/300"), &f, NULL);
+    p[i] = tokenforge_pipeline_new();
+    tokenforge_pipeline_add(p[i], f, NULL);
+    tokenforge_pipeline_set_storage(p[i], s, NULL, NULL);
+    tokenforge_fetcher_free(f);
+  }
+  long before = server_count("/slow/300");
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, get_shared, p[i]);
+  tokenforge_token *got[2];
+  for (int i = 0; i < 2; i++) pthread_join(th[i], (void **)&got[i]);
+  CHECK(got[0] != NULL && got[1] != NULL);
+  CHECK(got[0] && got[1] && strcmp(tokenforge_token_access_token(got[0]), tokenforge_token_access_token(got[1])) == 0);
+  CHECK(server_count("/slow/300") == before + 1);
+  CHECK(atomic_load(&ls.acquired) == atomic_load(&ls.released) && atomic_load(&ls.acquired) >= 1);
+  CHECK(atomic_load(&ls.refused) >= 1); /* the second waited for the first's lease */
+  for (int i = 0; i < 2; i++) {
+    tokenforge_token_free(got[i]);
+    tokenforge_pipeline_free(p[i]);
+  }
+  tokenforge_storage_free(s);
+  tokenforge_token_free(ls.token);
+  pthread_mutex_destroy(&ls.mu);
+}
+
 int main(void) {
   test_json_pipeline_cache_and_invalidation();
   test_bad_input();
@@ -327,5 +506,8 @@ int main(void) {
   test_threads();
   test_failing_store_never_fails_a_get();
   test_free_during_a_background_renewal();
+  test_file_store();
+  test_redis_store_arguments();
+  test_custom_store_with_leases();
   return summary("pipeline");
 }
