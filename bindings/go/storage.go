@@ -45,6 +45,41 @@ func NewMemoryStorage() *Storage {
 	return wrapStorage(C.tokenforge_storage_new_memory())
 }
 
+// NewFileStorage returns a store in the directory dir, shared by the processes of this
+// machine (created with mode 0700 when absent; one file per key, mode 0600, written
+// atomically). Pipelines on it do cross-process single-flight with a kernel lock that dies
+// with its process. A directory that other users may use is refused (CodeStorage).
+func NewFileStorage(dir string) (*Storage, error) {
+	return newShared("NewFileStorage", dir, func(s *C.char, out **C.tokenforge_storage, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_storage_new_file(s, out, e)
+	})
+}
+
+// NewRedisStorage returns a store in Redis, shared by a fleet: "redis://[user:password@]
+// host:port[/db]", "rediss://" (TLS) or "redis+unix:///path". Keys expire with their token;
+// every call has a short timeout, and while Redis is down pipelines fetch by themselves. The
+// connection is made at first use; the password never appears in messages.
+func NewRedisStorage(url string) (*Storage, error) {
+	return newShared("NewRedisStorage", url, func(s *C.char, out **C.tokenforge_storage, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_storage_new_redis(s, out, e)
+	})
+}
+
+// newShared runs one constructor of a shared store on a C copy of arg.
+func newShared(what, arg string, make func(*C.char, **C.tokenforge_storage, **C.tokenforge_error) uint32) (*Storage, error) {
+	if hasNUL(arg) {
+		return nil, invalidArgument("%s: the argument must not contain NUL", what)
+	}
+	s := cstr(arg)
+	defer freeStr(s)
+	var out *C.tokenforge_storage
+	var cerr *C.tokenforge_error
+	if err := takeError(make(s, &out, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	return wrapStorage(out), nil
+}
+
 // NewStorage returns a storage whose operations are those of b.
 func NewStorage(b StorageBackend) (*Storage, error) {
 	if b == nil {

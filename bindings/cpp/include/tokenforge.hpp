@@ -747,6 +747,26 @@ class Storage {
     return Storage(detail::require(tokenforge_storage_new_memory(), ErrorCode::Panic, "tokenforge_storage_new_memory"));
   }
 
+  /// A store in the directory `dir`, shared by the processes of this machine (created 0700;
+  /// files 0600, written atomically; kernel-lock leases). Throws Error(Storage) for a
+  /// directory other users may use.
+  static Storage file(const std::string &dir) {
+    tokenforge_storage *out = nullptr;
+    tokenforge_error *err = nullptr;
+    detail::check(tokenforge_storage_new_file(dir.c_str(), &out, &err), &err);
+    return Storage(out);
+  }
+
+  /// A store in Redis, shared by a fleet: redis://[user:password@]host:port[/db], rediss://
+  /// or redis+unix:///path. Connects at first use; while Redis is down pipelines fetch by
+  /// themselves.
+  static Storage redis(const std::string &url) {
+    tokenforge_storage *out = nullptr;
+    tokenforge_error *err = nullptr;
+    detail::check(tokenforge_storage_new_redis(url.c_str(), &out, &err), &err);
+    return Storage(out);
+  }
+
   /// A storage kept by `backend`, shared with the library until the last owner of the
   /// storage is freed. Throws Error(InvalidArgument) when `backend` is null.
   static Storage custom(std::shared_ptr<StorageBackend> backend) {

@@ -716,6 +716,34 @@ TEST(Storage, MemoryStoresRetrievesAndRemoves) {
   s.remove("k");  // absent is fine
 }
 
+// A file store: a second pipeline (as a second process would) finds the first one's token;
+// a directory others may enter is refused; a bad Redis URL too.
+TEST(Storage, FileStoreSharedBetweenPipelines) {
+  char tmpl[] = "/tmp/tf-cpp-store-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/store";
+  std::string first;
+  const long before = server_count("/switch/cpp-file");
+  for (int i = 0; i < 2; i++) {
+    tf::Storage s = tf::Storage::file(dir);
+    tf::Pipeline p;
+    p.add(tf::FetcherBuilder::body("shared", g_url, "/switch/cpp-file").build());
+    p.set_storage(s, "cpp");
+    const std::string token = p.get("shared").access_token();
+    if (i == 0) first = token;
+    EXPECT_EQ(token, first);
+  }
+  EXPECT_EQ(server_count("/switch/cpp-file"), before + 1);
+  std::filesystem::permissions(tmpl, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                         std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                         std::filesystem::perms::others_exec);
+  const tf::Error open = error_of([&] { tf::Storage::file(tmpl); });
+  EXPECT_EQ(open.code(), ErrorCode::Storage);
+  EXPECT_TRUE(contains(open.what(), "0755")) << open.what();
+  EXPECT_EQ(error_of([&] { tf::Storage::redis("http://127.0.0.1:1"); }).code(), ErrorCode::InvalidArgument);
+  std::filesystem::remove_all(tmpl);
+}
+
 TEST(Storage, CustomBackendThroughPipelines) {
   auto backend = std::make_shared<MapStorage>();
   {
