@@ -140,9 +140,11 @@ demo: $(BUILD)/examples/pipeline_demo
 	@$(WITH_SERVER) $(BUILD)/examples/pipeline_demo examples-c/demo_pipeline.json
 
 ## Pipeline speed figures through the C ABI (targets in the README), against the loopback
-## server, then the pipeline under load against a failing endpoint (TOKENFORGE_LOAD_SECONDS).
-bench:
+## server; the pipeline under load against a failing endpoint (TOKENFORGE_LOAD_SECONDS); and
+## processes sharing a file store and a real redis-server.
+bench: redis
 	$(CARGO) bench --bench pipeline
+	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
 
 clean:

@@ -3,96 +3,16 @@
 //! temporary directory (the Makefile installs the Debian package when it is missing), and
 //! the loopback token server.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 use tokenforge::pipeline::{from_json, EventKind, Pipeline};
 use tokenforge::storage::{FileStorage, RedisStorage, TokenStorage};
 use tokenforge::ResultCode;
+use tokenforge_testserver::fleet::{processes, Redis, TempDir};
 use tokenforge_testserver::Server;
-
-/// A private temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("tf-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A real redis-server on a free loopback port, stopped when dropped.
-struct Redis {
-    port: u16,
-    dir: TempDir,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut r = Redis { port, dir: TempDir::new("redis"), child: None };
-        r.run();
-        r
-    }
-
-    fn run(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir.0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is not installed: `make test` installs the Debian package redis-server");
-        self.child = Some(child);
-        let end = Instant::now() + Duration::from_secs(10);
-        while !self.answers() {
-            assert!(Instant::now() < end, "redis-server did not start on port {}", self.port);
-            sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn answers(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-        let mut line = String::new();
-        s.write_all(b"PING\r\n").is_ok() && BufReader::new(s).read_line(&mut line).is_ok() && line.starts_with("+PONG")
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// The JSON of a store for pipelines.
 fn store_json(store: &Store) -> String {
@@ -116,71 +36,6 @@ fn pipeline(server: &Server, store: &Store, step: &str) -> Pipeline {
         step = step.replace("$URL", &server.url())
     ))
     .unwrap()
-}
-
-/// Runs `n` forked processes that start `f` at the same moment; each returns a line (its
-/// token, or what went wrong) that the parent collects, with how long the process took.
-fn processes(n: usize, f: impl Fn(usize) -> String) -> Vec<(String, Duration)> {
-    let mut go = [0i32; 2];
-    let mut report = [0i32; 2];
-    // SAFETY: both arrays have room for two descriptors.
-    assert!(unsafe { libc::pipe(go.as_mut_ptr()) == 0 && libc::pipe(report.as_mut_ptr()) == 0 });
-    let mut pids = Vec::new();
-    for i in 0..n {
-        // SAFETY: the child runs `f` (library calls) and writes to a pipe, then leaves with
-        // _exit, never returning into the test harness.
-        match unsafe { libc::fork() } {
-            0 => {
-                let mut byte = 0u8;
-                // SAFETY: go[0] is the read end of the start pipe; byte is writable.
-                unsafe { libc::read(go[0], (&mut byte as *mut u8).cast(), 1) };
-                let start = Instant::now();
-                let line = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(i)))
-                    .unwrap_or_else(|_| "panicked".to_string());
-                let msg = format!("{i} {} {}\n", start.elapsed().as_millis(), line.replace('\n', " "));
-                // SAFETY: report[1] is the write end of the report pipe; a line under
-                // PIPE_BUF is written at once.
-                unsafe {
-                    libc::write(report[1], msg.as_ptr().cast(), msg.len());
-                    libc::_exit(0)
-                }
-            }
-            -1 => panic!("fork failed"),
-            pid => pids.push(pid),
-        }
-    }
-    // One byte per child starts them all at once. (Nothing here waits for the end of a pipe:
-    // processes that other tests fork at the same time hold copies of its ends.)
-    let start = vec![1u8; n];
-    // SAFETY: go[1] is the write end of the start pipe; the buffer holds n bytes.
-    assert_eq!(unsafe { libc::write(go[1], start.as_ptr().cast(), n) }, n as isize);
-    // SAFETY: report[0] is the read end of the report pipe, owned by the File from now on.
-    let file = unsafe { <std::fs::File as std::os::unix::io::FromRawFd>::from_raw_fd(report[0]) };
-    let mut lines: Vec<(usize, String, Duration)> = BufReader::new(file)
-        .lines()
-        .take(n)
-        .map_while(|l| l.ok())
-        .map(|l| {
-            let mut parts = l.splitn(3, ' ');
-            let i: usize = parts.next().unwrap().parse().unwrap();
-            let ms: u64 = parts.next().unwrap().parse().unwrap();
-            (i, parts.next().unwrap_or("").to_string(), Duration::from_millis(ms))
-        })
-        .collect();
-    for pid in &pids {
-        let mut status = 0;
-        // SAFETY: pid is our child; status is writable.
-        unsafe { libc::waitpid(*pid, &mut status, 0) };
-    }
-    // SAFETY: the parent's remaining ends of the pipes.
-    unsafe {
-        libc::close(go[0]);
-        libc::close(go[1]);
-        libc::close(report[1]);
-    }
-    assert_eq!(lines.len(), n, "every process reported");
-    lines.sort_by_key(|l| l.0);
-    lines.into_iter().map(|(_, s, d)| (s, d)).collect()
 }
 
 fn token_of(p: &Pipeline, step: &str) -> String {
@@ -257,7 +112,7 @@ fn eight_processes_renew_a_rotating_refresh_token_once(store: Store) {
 #[test]
 fn file_store_sixteen_processes_share_one_fetch() {
     let dir = TempDir::new("fleet");
-    sixteen_processes_share_one_fetch(Store::File(dir.0.clone()));
+    sixteen_processes_share_one_fetch(Store::File(dir.path().to_path_buf()));
 }
 
 #[test]
@@ -269,7 +124,7 @@ fn redis_store_sixteen_processes_share_one_fetch() {
 #[test]
 fn file_store_a_killed_lease_holder_is_taken_over() {
     let dir = TempDir::new("kill");
-    a_killed_lease_holder_is_taken_over(Store::File(dir.0.clone()));
+    a_killed_lease_holder_is_taken_over(Store::File(dir.path().to_path_buf()));
 }
 
 #[test]
@@ -281,7 +136,7 @@ fn redis_store_a_killed_lease_holder_is_taken_over() {
 #[test]
 fn file_store_eight_processes_renew_a_rotating_refresh_token_once() {
     let dir = TempDir::new("rotate");
-    eight_processes_renew_a_rotating_refresh_token_once(Store::File(dir.0.clone()));
+    eight_processes_renew_a_rotating_refresh_token_once(Store::File(dir.path().to_path_buf()));
 }
 
 #[test]
@@ -332,7 +187,7 @@ fn token_file(dir: &Path, step: &str) -> PathBuf {
 fn file_store_modes_and_a_corrupt_file() {
     let server = Server::start().unwrap();
     let dir = TempDir::new("modes");
-    let fresh = dir.0.join("new");
+    let fresh = dir.path().join("new");
     let store = Store::File(fresh.clone());
     let step = r#"{"name":"m","kind":"body","base_url":"$URL","endpoint":"/switch/modes"}"#;
     let mut p = pipeline(&server, &store, step);
@@ -364,7 +219,7 @@ fn file_store_modes_and_a_corrupt_file() {
     assert!(e.message().contains("0644"), "{}", e.message());
 
     // A directory that others may use is refused.
-    let open = dir.0.join("open");
+    let open = dir.path().join("open");
     std::fs::create_dir(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
     let e = FileStorage::open(&open).unwrap_err();
@@ -382,9 +237,9 @@ fn redis_urls_and_messages_keep_the_password_out() {
         let e = RedisStorage::open(bad).unwrap_err();
         assert_eq!(e.code(), ResultCode::InvalidArgument, "{bad}");
     }
-    let wrong = RedisStorage::open(&format!("redis://user:s3cret-pw@127.0.0.1:{}/0", redis.port)).unwrap();
+    let wrong = RedisStorage::open(&format!("redis://user:s3cret-pw@127.0.0.1:{}/0", redis.port())).unwrap();
     let e = wrong.retrieve("k").unwrap_err();
     assert_eq!(e.code(), ResultCode::Storage);
     assert!(!e.message().contains("s3cret-pw"), "{}", e.message());
-    assert!(e.message().contains(&format!("127.0.0.1:{}", redis.port)), "{}", e.message());
+    assert!(e.message().contains(&format!("127.0.0.1:{}", redis.port())), "{}", e.message());
 }

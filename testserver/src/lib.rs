@@ -39,6 +39,8 @@
 //! itself, adding the request header `X-Via-Proxy: host:port`, so that `/echo` shows whether
 //! a client used a proxy.
 
+pub mod fleet;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
