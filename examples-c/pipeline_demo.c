@@ -1,7 +1,13 @@
 /* The pipeline demo: a three-step token flow configured in JSON (a device token from a
    response header, an app token from an OAuth2 client_credentials body, and a user token
-   that needs both), run against the loopback token server. It prints where each token came
-   from, then shows a cache hit and an invalidation. */
+   that needs both), run against the loopback token server, on a file store in a temporary
+   directory. It prints where each token came from and how long it took, then shows a cache
+   hit, an invalidation, and a second process that finds every token in the store. */
+#define _POSIX_C_SOURCE 200809L /* fork, mkdtemp */
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "example_util.h"
 
 /* The last thing the event hook saw for a step: how its token was obtained. */
@@ -47,6 +53,17 @@ static const char *source_of(const event_log *log, const char *step) {
   return "?";
 }
 
+/* How long getting the token took, as the event said ("" for a cache hit). */
+static const char *took_of(const event_log *log, const char *step) {
+  static char took[32];
+  took[0] = '\0';
+  for (int i = 0; i < log->n; i++) {
+    if (strcmp(log->steps[i].step, step) == 0 && log->steps[i].micros > 0)
+      snprintf(took, sizeof took, "in %.1f ms", (double)log->steps[i].micros / 1000.0);
+  }
+  return took;
+}
+
 static int show(const tokenforge_pipeline *p, event_log *log, const char *step) {
   tokenforge_token *t = NULL;
   tokenforge_error *err = NULL;
@@ -69,7 +86,7 @@ static int show(const tokenforge_pipeline *p, event_log *log, const char *step) 
   }
   char shown[16]; /* a token is a secret: show its start only */
   snprintf(shown, sizeof shown, "%.8s...", tokenforge_token_access_token(t));
-  printf("  %-13s %-12s %-9s %s\n", step, shown, source_of(log, step), expiry);
+  printf("  %-13s %-12s %-13s %-18s %s\n", step, shown, source_of(log, step), took_of(log, step), expiry);
   tokenforge_token_free(t);
   return 0;
 }
@@ -94,19 +111,32 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cannot read %s\n", path);
     return 1;
   }
+  /* A file store that the processes of this machine share (mode 0700, files 0600). */
+  char dir[] = "/tmp/tokenforge-demo-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+  tokenforge_storage *store = NULL;
   tokenforge_pipeline *p = NULL;
   tokenforge_error *err = NULL;
-  tokenforge_result rc = tokenforge_pipeline_from_json(json, &p, &err);
-  free(json);
+  tokenforge_result rc = tokenforge_storage_new_file(dir, &store, &err);
+  if (rc == TOKENFORGE_RESULT_OK) rc = tokenforge_pipeline_from_json(json, &p, &err);
+  if (rc == TOKENFORGE_RESULT_OK) rc = tokenforge_pipeline_set_storage(p, store, "demo", &err);
   if (rc != TOKENFORGE_RESULT_OK) {
-    example_report("tokenforge_pipeline_from_json", rc, err);
+    example_report("setting up the pipeline", rc, err);
+    tokenforge_pipeline_free(p);
+    tokenforge_storage_free(store);
+    free(json);
+    rmdir(dir);
     return 1;
   }
   event_log log = {0};
   tokenforge_pipeline_set_event_hook(p, on_event, &log, NULL, NULL);
 
   int failures = 0;
-  printf("tokenforge %s: pipeline from %s against %s\n\n", tokenforge_version(), path, example_base_url());
+  printf("tokenforge %s: pipeline from %s against %s, tokens shared through the file store %s\n\n",
+         tokenforge_version(), path, example_base_url(), dir);
   printf("1. Ask for user_token: its dependencies are fetched first (in parallel), then it.\n");
   failures += show(p, &log, "user_token");
   failures += show(p, &log, "device_token");
@@ -126,7 +156,38 @@ int main(int argc, char **argv) {
   failures += show(p, &log, "app_token");
   failures += show(p, &log, "device_token");
 
+  printf("\n4. A second process, with its own pipeline on the same file store: it finds every token\n"
+         "   there, and the token server is not asked.\n");
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    tokenforge_pipeline *second = NULL;
+    int bad = tokenforge_pipeline_from_json(json, &second, NULL) != TOKENFORGE_RESULT_OK ||
+              tokenforge_pipeline_set_storage(second, store, "demo", NULL) != TOKENFORGE_RESULT_OK;
+    event_log child_log = {0};
+    if (!bad) {
+      tokenforge_pipeline_set_event_hook(second, on_event, &child_log, NULL, NULL);
+      printf("  (process %d)\n", (int)getpid());
+      bad += show(second, &child_log, "user_token");
+      bad += show(second, &child_log, "device_token");
+      bad += show(second, &child_log, "app_token");
+    }
+    tokenforge_pipeline_free(second);
+    tokenforge_pipeline_free(p);
+    tokenforge_storage_free(store);
+    free(json);
+    fflush(stdout);
+    _exit(bad == 0 ? 0 : 1);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) failures++;
+
   tokenforge_pipeline_free(p);
+  tokenforge_storage_free(store);
+  free(json);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) failures++;
   printf("\n%s\n", failures == 0 ? "Done." : "Something failed.");
   return failures == 0 ? 0 : 1;
 }
