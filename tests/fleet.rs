@@ -243,3 +243,40 @@ fn redis_urls_and_messages_keep_the_password_out() {
     assert!(!e.message().contains("s3cret-pw"), "{}", e.message());
     assert!(e.message().contains(&format!("127.0.0.1:{}", redis.port())), "{}", e.message());
 }
+
+#[test]
+fn a_child_forked_during_a_renewal_does_not_keep_the_parents_file_lease() {
+    let server = Server::start().unwrap();
+    let dir = TempDir::new("forklock");
+    let store = Store::File(dir.path().to_path_buf());
+    let step = r#"{"name":"f","kind":"body","base_url":"$URL","endpoint":"/slow/800"}"#;
+    let p = Arc::new(pipeline(&server, &store, step));
+    let p2 = p.clone();
+    let renewal = std::thread::spawn(move || p2.get("f").map(|t| t.access_token().as_str().to_string()));
+    let end = Instant::now() + Duration::from_secs(5);
+    while server.hits("/slow/800") == 0 {
+        assert!(Instant::now() < end, "no fetch started");
+        sleep(Duration::from_millis(5));
+    }
+    // A pre-fork worker is made while the lease is held, and lives on.
+    // SAFETY: the child only sleeps and leaves with _exit.
+    let worker = match unsafe { libc::fork() } {
+        0 => {
+            sleep(Duration::from_secs(5));
+            // SAFETY: ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        pid => pid,
+    };
+    assert!(renewal.join().unwrap().unwrap().starts_with("slow-"));
+    // The parent released its lease: nobody holds it, though the worker inherited its lock file.
+    let files = FileStorage::open(dir.path()).unwrap();
+    let leases = tokenforge::storage::TokenStorage::leases(&files).unwrap();
+    let lease = leases.try_lease("tokenforge:f", Duration::from_secs(1)).unwrap();
+    assert!(lease.is_some(), "the lease is free once its holder released it");
+    // SAFETY: worker is our child.
+    unsafe {
+        libc::kill(worker, libc::SIGKILL);
+        libc::waitpid(worker, std::ptr::null_mut(), 0);
+    }
+}

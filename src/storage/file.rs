@@ -13,12 +13,50 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Files larger than this are not token files.
 const MAX_FILE: u64 = 1 << 20;
+
+/// The descriptors of the lock files this process holds leases on, so that a child made by
+/// `fork()` closes its copies: a `flock` lives as long as any descriptor of its open file,
+/// and a child's inherited copy would keep the parent's lease after the parent released it.
+/// Slots of a fixed table (no lock: the child's handler may not take one).
+static HELD: [AtomicI32; 64] = [const { AtomicI32::new(-1) }; 64];
+
+/// Remembers `fd` as a held lease's descriptor (when the table is full, a child keeps it).
+fn remember(fd: i32) {
+    let _ = crate::fork::generation(); // installs the fork handler that closes them
+    let _ = HELD.iter().any(|slot| slot.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+}
+
+fn forget(fd: i32) {
+    let _ = HELD.iter().any(|slot| slot.compare_exchange(fd, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+}
+
+/// In a child after `fork()`: closes the inherited descriptors of the parent's leases (the
+/// parent's stay open and keep its locks). Only atomics and `close`, as a fork handler must.
+pub(crate) fn close_inherited_locks() {
+    for slot in &HELD {
+        let fd = slot.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: fd was a lease's lock file descriptor in the parent; in the child nothing
+            // else uses its copy.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// A held lease's lock file: closing it releases the kernel lock.
+struct LockFile(File);
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        forget(self.0.as_raw_fd());
+    }
+}
 
 /// Tokens as files in one directory. Thread-safe; processes share it through the file system.
 #[derive(Debug)]
@@ -197,7 +235,8 @@ impl Leases for FileStorage {
             .map_err(|e| io_error("cannot open the lock file", &path, &e))?;
         // SAFETY: the descriptor belongs to `file`, which is open.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(Some(Lease { key: key.to_string(), owner: owner_id(), hold: Some(Box::new(file)) }));
+            remember(file.as_raw_fd());
+            return Ok(Some(Lease { key: key.to_string(), owner: owner_id(), hold: Some(Box::new(LockFile(file))) }));
         }
         let e = std::io::Error::last_os_error();
         if e.kind() == ErrorKind::WouldBlock {

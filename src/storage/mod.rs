@@ -10,6 +10,7 @@ mod memory;
 mod redis;
 
 pub use codec::{decode, encode};
+pub(crate) use file::close_inherited_locks;
 pub use file::FileStorage;
 pub use memory::MemoryStorage;
 pub use redis::RedisStorage;
