@@ -37,6 +37,9 @@ pub enum ResultCode {
     Callback = 9,
     /// A storage backend failed.
     Storage = 10,
+    /// TLS refused the connection: the server's certificate is not trusted (unknown issuer,
+    /// another host name, expired), or the server refused the client certificate.
+    Tls = 11,
     /// A Rust panic was caught at the C boundary.
     Panic = 99,
 }
@@ -61,6 +64,7 @@ impl ResultCode {
             ResultCode::Dependency => c"DEPENDENCY",
             ResultCode::Callback => c"CALLBACK",
             ResultCode::Storage => c"STORAGE",
+            ResultCode::Tls => c"TLS",
             ResultCode::Panic => c"PANIC",
         }
     }
@@ -80,6 +84,7 @@ impl ResultCode {
             Dependency,
             Callback,
             Storage,
+            Tls,
             Panic,
         ]
         .into_iter()
@@ -306,12 +311,12 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_have_names() {
-        for raw in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 99] {
+        for raw in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99] {
             let c = ResultCode::from_raw(raw).unwrap();
             assert_eq!(c as i64, raw);
             assert!(!c.name().is_empty());
         }
-        assert_eq!(ResultCode::from_raw(11), None);
+        assert_eq!(ResultCode::from_raw(12), None);
         assert_eq!(ResultCode::Timeout.name(), "TIMEOUT");
     }
 

@@ -71,6 +71,8 @@ pub fn expires_in_ms(value: Option<&Value>) -> Option<i64> {
 
 /// The body parsed as a JSON object, or why it is not one.
 fn json_object(body: &[u8]) -> Result<Map<String, Value>> {
+    // A UTF-8 byte order mark before the JSON is skipped (some servers send one).
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::response("response body is empty"));
     }
@@ -221,6 +223,13 @@ mod tests {
 
     fn body_source() -> TokenSource {
         TokenSource::Body(BodyFields::default())
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_json_is_skipped() {
+        let r = Response::for_test(200, &[], b"\xEF\xBB\xBF{\"access_token\":\"a\"}");
+        let t = token_from_response(&r, &TokenSource::Body(BodyFields::default()), None, 0).unwrap();
+        assert_eq!(t.access_token().as_str(), "a");
     }
 
     #[test]

@@ -1,13 +1,12 @@
-//! The one place that talks HTTP. Two shared ureq agents (TLS verified, and not, for fetchers
-//! that turn verification off) keep a connection pool with keep-alive. Every request has a
-//! total deadline that covers all attempts and the body; bodies are capped; redirects are
-//! returned, not followed; retries follow DESIGN.md.
+//! The one place that talks HTTP. ureq agents keep a connection pool with keep-alive: two
+//! shared ones (TLS verified against the system store, and not, for fetchers that turn
+//! verification off) and one per fetcher with its own CA file or client certificate
+//! ([`crate::tls`]). Every request has a total deadline that covers all attempts and the
+//! body; bodies are capped; redirects are returned, not followed; retries follow DESIGN.md.
 
 use crate::error::{status_is_retryable, Error, Result, ResultCode};
-use crate::fork;
-use arc_swap::ArcSwap;
+use crate::tls::Tls;
 use base64::Engine;
-use once_cell::sync::Lazy;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
@@ -145,10 +144,12 @@ impl Request {
 pub type OnRetry<'a> = dyn Fn(u32, Duration) + Sync + 'a;
 
 /// Limits and retry rules of one call.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct Policy {
     pub timeout: Duration,
-    pub verify_tls: bool,
+    /// TLS trust and identity (shared; a fetcher with its own CA or client certificate has
+    /// its own agent).
+    pub tls: Arc<Tls>,
     /// Attempts in all, at least 1.
     pub max_attempts: u32,
     pub base_delay: Duration,
@@ -162,7 +163,7 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
-            verify_tls: true,
+            tls: Tls::system(),
             max_attempts: 3,
             base_delay: Duration::from_millis(200),
             max_body: DEFAULT_MAX_BODY,
@@ -234,8 +235,7 @@ impl Resolver for LiteralFirst {
     }
 }
 
-fn agent(verify_tls: bool) -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder().disable_verification(!verify_tls).build();
+fn agent(tls: ureq::tls::TlsConfig) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -244,33 +244,6 @@ fn agent(verify_tls: bool) -> ureq::Agent {
         .max_idle_connections_per_host(8)
         .build();
     ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
-}
-
-/// The shared agents of one process: made afresh in a child after `fork()`, whose inherited
-/// pool holds the parent's connections (and maybe a lock another thread held).
-struct Agents {
-    fork_generation: u64,
-    verifying: ureq::Agent,
-    not_verifying: ureq::Agent,
-}
-
-impl Agents {
-    fn new(fork_generation: u64) -> Agents {
-        Agents { fork_generation, verifying: agent(true), not_verifying: agent(false) }
-    }
-}
-
-static AGENTS: Lazy<ArcSwap<Agents>> = Lazy::new(|| ArcSwap::from_pointee(Agents::new(fork::generation())));
-
-fn agents() -> Arc<Agents> {
-    let current = AGENTS.load_full();
-    let generation = fork::generation();
-    if current.fork_generation == generation {
-        return current;
-    }
-    let fresh = Arc::new(Agents::new(generation));
-    AGENTS.store(fresh.clone());
-    fresh
 }
 
 /// `Basic base64(user:password)`; with `form_encoded`, each part is form-encoded first, as
@@ -455,8 +428,7 @@ fn attempt_once(
     remaining: Duration,
     policy: &Policy,
 ) -> std::result::Result<Response, Failure> {
-    let agents = agents();
-    let agent = if policy.verify_tls { &agents.verifying } else { &agents.not_verifying };
+    let agent = policy.tls.agent(agent);
     let url = req.uri().to_string();
     let req = agent.configure_request(req).timeout_global(Some(remaining)).build();
     let fail = |e: ureq::Error| classify(e, &url, policy);
@@ -494,6 +466,10 @@ fn classify(e: ureq::Error, url: &str, policy: &Policy) -> Failure {
         ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
             (transport("connection refused".into()), true)
         }
+        ureq::Error::Io(io) if io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()).is_some() => {
+            let err = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()).expect("checked");
+            (tls_error(host_of(&url), &tls_reason(err)), false)
+        }
         ureq::Error::Io(io) => (transport(format!("I/O error: {io}")), false),
         ureq::Error::BodyExceedsLimit(limit) => {
             (Error::response(format!("response body exceeds the {limit} byte limit ({url})")), false)
@@ -504,8 +480,8 @@ fn classify(e: ureq::Error, url: &str, policy: &Policy) -> Failure {
         ureq::Error::Decompress(..) => {
             (Error::response(format!("response body could not be decompressed ({url})")), false)
         }
-        ureq::Error::Tls(msg) => (transport(format!("TLS error: {msg}")).with_retryable(false), false),
-        ureq::Error::Rustls(err) => (transport(format!("TLS error: {err}")).with_retryable(false), false),
+        ureq::Error::Tls(msg) => (tls_error(host_of(&url), msg), false),
+        ureq::Error::Rustls(err) => (tls_error(host_of(&url), &tls_reason(&err)), false),
         ureq::Error::Protocol(err) => (transport(format!("HTTP protocol error: {err}")), false),
         ureq::Error::InvalidProxyUrl | ureq::Error::ConnectProxyFailed(_) => {
             (transport("proxy from the environment could not be used".into()), true)
@@ -516,6 +492,46 @@ fn classify(e: ureq::Error, url: &str, policy: &Policy) -> Failure {
         _ => (transport("HTTP request failed".into()), false),
     };
     Failure { error, before_send }
+}
+
+/// `host[:port]` of a displayed URL.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    &rest[..rest.find('/').unwrap_or(rest.len())]
+}
+
+/// A TLS failure: not retryable, and its own result code, since only a change of trust or
+/// certificates mends it.
+fn tls_error(host: &str, reason: &str) -> Error {
+    Error::new(ResultCode::Tls, format!("TLS with {host} failed: {reason}")).with_retryable(false)
+}
+
+/// What a rustls error means for the person reading the message.
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::{AlertDescription as A, CertificateError as C};
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => {
+                "the server's certificate is not trusted: unknown issuer (not signed by a trusted CA; see ca_file)"
+                    .into()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the server's certificate is for another host name".into()
+            }
+            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
+            C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet".into(),
+            C::Revoked => "the server's certificate has been revoked".into(),
+            C::BadSignature => "the server's certificate has a bad signature".into(),
+            other => format!("the server's certificate is not acceptable ({other:?})"),
+        },
+        rustls::Error::AlertReceived(
+            a @ (A::CertificateRequired | A::BadCertificate | A::UnknownCA | A::CertificateUnknown | A::AccessDenied),
+        ) => {
+            format!("the server refused our client certificate, or wanted one and got none (alert {a:?})")
+        }
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
+        other => format!("{other}"),
+    }
 }
 
 /// `base * 2^(attempt-1)`, capped at 30 s, with jitter: uniform in its upper half.
@@ -532,11 +548,12 @@ mod tests {
 
     #[test]
     fn tls_is_verified_unless_turned_off() {
-        let agents = agents();
-        assert!(!agents.verifying.config().tls_config().disable_verification());
-        assert!(agents.not_verifying.config().tls_config().disable_verification());
-        assert_eq!(agents.verifying.config().max_redirects(), 0);
-        assert!(!agents.verifying.config().http_status_as_error());
+        let verifying = Tls::new(true, None, None).unwrap().agent(agent);
+        let not = Tls::new(false, None, None).unwrap().agent(agent);
+        assert!(!verifying.config().tls_config().disable_verification());
+        assert!(not.config().tls_config().disable_verification());
+        assert_eq!(verifying.config().max_redirects(), 0);
+        assert!(!verifying.config().http_status_as_error());
     }
 
     #[test]

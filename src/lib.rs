@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod storage;
 pub mod template;
 pub mod text;
+pub mod tls;
 pub mod token;
 
 pub use context::Context;

@@ -54,7 +54,7 @@ fn a_step_that_does_not_verify_tls_refreshes_against_a_self_signed_endpoint() {
 
     // Verification is what let it through: a verifying step is refused by the same server.
     let e = FetcherBuilder::body("strict", &s.url(), "/echo").build().unwrap().fetch(None).unwrap_err();
-    assert_eq!(e.code(), ResultCode::Transport, "{e}");
+    assert_eq!(e.code(), ResultCode::Tls, "{e}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::hooks::{ErrorHook, RequestHook};
 use crate::http::{self, upsert, ContentType, Method, Policy};
 use crate::oauth2::{Client, ClientAuthMethod};
 use crate::template::Template;
+use crate::tls::Tls;
 use std::time::Duration;
 
 /// What kind of fetcher a builder makes.
@@ -54,6 +55,9 @@ pub struct FetcherBuilder {
     client_auth: ClientAuthMethod,
     ttl_ms: Option<i64>,
     policy: Policy,
+    verify_tls: bool,
+    ca_file: Option<String>,
+    client_cert: Option<(String, String)>,
     depends_on: Vec<String>,
     request_hook: Option<RequestHook>,
     error_hook: Option<ErrorHook>,
@@ -95,6 +99,9 @@ impl FetcherBuilder {
             client_auth: ClientAuthMethod::Basic,
             ttl_ms: None,
             policy: Policy::default(),
+            verify_tls: true,
+            ca_file: None,
+            client_cert: None,
             depends_on: Vec::new(),
             request_hook: None,
             error_hook: None,
@@ -270,8 +277,27 @@ impl FetcherBuilder {
         Ok(())
     }
 
+    /// Whether the server's certificate is verified (default true), for every request of
+    /// the step. Turn off only for test servers.
     pub fn verify_tls(&mut self, verify: bool) -> Result<()> {
-        self.policy.verify_tls = verify;
+        self.verify_tls = verify;
+        Ok(())
+    }
+
+    /// Trusts the CA certificates in the PEM file `path` instead of the system store (as
+    /// curl's `--cacert`); read when the fetcher is built.
+    pub fn ca_file(&mut self, path: &str) -> Result<()> {
+        non_empty("ca_file", path)?;
+        self.ca_file = Some(path.to_string());
+        Ok(())
+    }
+
+    /// Presents the certificate chain in `cert_path` with the key in `key_path` (PEM) to
+    /// servers that ask for one: mutual TLS (RFC 8705). Read when the fetcher is built.
+    pub fn client_cert(&mut self, cert_path: &str, key_path: &str) -> Result<()> {
+        non_empty("client certificate", cert_path)?;
+        non_empty("client key", key_path)?;
+        self.client_cert = Some((cert_path.to_string(), key_path.to_string()));
         Ok(())
     }
 
@@ -401,7 +427,15 @@ impl FetcherBuilder {
             }),
             client_auth: self.client_auth,
             refresh: self.refresh.clone(),
-            policy: self.policy,
+            policy: Policy {
+                tls: Tls::new(
+                    self.verify_tls,
+                    self.ca_file.as_deref(),
+                    self.client_cert.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
+                )
+                .map_err(|e| e.with_step(&self.name))?,
+                ..self.policy.clone()
+            },
             request_hook: self.request_hook.clone(),
         })
     }

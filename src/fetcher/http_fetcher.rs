@@ -147,7 +147,7 @@ impl HttpFetcher {
         on_retry: Option<&OnRetry<'_>>,
     ) -> Option<Result<Token>> {
         let request = self.refresh_request(refresh_token.as_str())?;
-        let policy = Policy { retry_after_send: false, ..self.policy };
+        let policy = Policy { retry_after_send: false, ..self.policy.clone() };
         let source = TokenSource::Body(BodyFields::default());
         let result = self.exchange(name, request, context, &policy, &source, ttl_ms, on_retry);
         Some(result.map(|t| match t.refresh_token() {

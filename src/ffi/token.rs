@@ -73,6 +73,33 @@ pub unsafe extern "C" fn tokenforge_token_clone(t: *const tokenforge_token) -> *
     guarded!(ptr::null_mut(), { unsafe { clone_arc(t) }.map_or(ptr::null_mut(), to_arc) })
 }
 
+/// A new token equal to `t` with the extra response field `field` set to `value` (both
+/// copied; `value` is kept as a string), replacing any field of that name: for a custom
+/// fetcher to return an `id_token`, a `scope`, an `issued_token_type` or any other field that
+/// `tokenforge_token_extra` (and templates) then read. `t` stays the caller's. Returns NULL
+/// when an argument is NULL or not UTF-8, or `field` is empty. The caller owns the result.
+/// Thread-safe.
+///
+/// # Safety
+/// `t` is NULL or a live token; `field` and `value` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_with_extra(
+    t: *const tokenforge_token,
+    field: *const c_char,
+    value: *const c_char,
+) -> *mut tokenforge_token {
+    guarded!(ptr::null_mut(), {
+        // SAFETY: the caller passes what the Safety section says.
+        let (t, field, value) = unsafe { (borrow(t), str_arg(field, "field").ok(), str_arg(value, "value").ok()) };
+        match (t, field, value) {
+            (Some(t), Some(f), Some(v)) if !f.is_empty() => {
+                to_arc(Arc::new(Token::clone(t).with_extra(f, &serde_json::Value::String(v.to_string()))))
+            }
+            _ => ptr::null_mut(),
+        }
+    })
+}
+
 /// Frees a token, zeroing its secrets. NULL is a no-op; freeing twice is undefined. Not while
 /// another thread reads it.
 ///

@@ -12,6 +12,9 @@ pub enum ClientAuthMethod {
     Basic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     Post,
+    /// `tls_client_auth` (RFC 8705): the client certificate of the connection authenticates
+    /// the client; the form carries its `client_id` only.
+    Tls,
 }
 
 impl ClientAuthMethod {
@@ -21,8 +24,9 @@ impl ClientAuthMethod {
         match name {
             "basic" | "client_secret_basic" => Ok(ClientAuthMethod::Basic),
             "post" | "body" | "client_secret_post" => Ok(ClientAuthMethod::Post),
+            "tls" | "tls_client_auth" | "self_signed_tls_client_auth" => Ok(ClientAuthMethod::Tls),
             other => Err(Error::invalid_argument(format!(
-                "client authentication \"{}\" is not client_secret_basic (basic) or client_secret_post (post, body)",
+                "client authentication \"{}\" is not client_secret_basic (basic), client_secret_post (post, body) or tls_client_auth (tls)",
                 other.escape_debug()
             ))),
         }
@@ -33,6 +37,7 @@ impl ClientAuthMethod {
         match self {
             ClientAuthMethod::Basic => "client_secret_basic",
             ClientAuthMethod::Post => "client_secret_post",
+            ClientAuthMethod::Tls => "tls_client_auth",
         }
     }
 }
@@ -53,7 +58,7 @@ impl Client {
     pub fn authenticate(&self, method: ClientAuthMethod, request: &mut Request) {
         request.data.retain(|(k, _)| k != "client_id" && k != "client_secret");
         match (&self.secret, method) {
-            (None, _) => request.data.push(("client_id".into(), self.id.clone())),
+            (None, _) | (_, ClientAuthMethod::Tls) => request.data.push(("client_id".into(), self.id.clone())),
             (Some(secret), ClientAuthMethod::Basic) => {
                 request.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
                 request.headers.push(("Authorization".into(), basic_authorization(&self.id, secret, true)));

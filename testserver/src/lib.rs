@@ -40,6 +40,7 @@
 //! a client used a proxy.
 
 pub mod fleet;
+pub mod pki;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -91,7 +92,10 @@ pub struct Server {
     port: u16,
     state: Arc<State>,
     accept: Option<thread::JoinHandle<()>>,
-    /// The PEM certificate of an HTTPS server (self-signed, for 127.0.0.1 and localhost).
+    /// Whether it speaks HTTPS.
+    tls: bool,
+    /// The PEM certificate of an HTTPS server made by [`Server::start_tls`] (self-signed, for
+    /// 127.0.0.1 and localhost).
     certificate: Option<String>,
 }
 
@@ -119,7 +123,17 @@ impl Server {
         Ok(server)
     }
 
+    /// Starts an HTTPS server with a rustls configuration of the caller's (see
+    /// [`pki::server_config`]: certificates of a test CA, client certificates required...).
+    /// Requests on a connection whose client presented a certificate carry the header
+    /// `X-Client-Certificate: present`, and `/oauth/token` then accepts a client by its
+    /// `client_id` alone (`tls_client_auth`, RFC 8705).
+    pub fn start_with_tls(config: Arc<rustls::ServerConfig>) -> std::io::Result<Server> {
+        Server::start_with(Some(config))
+    }
+
     fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<Server> {
+        let is_tls = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(State::default());
@@ -137,15 +151,17 @@ impl Server {
                         let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
                         let _ = stream.set_nodelay(true);
                         match tls.map(rustls::ServerConnection::new) {
-                            None => serve_connection(stream, &st),
-                            Some(Ok(tls)) => serve_connection(rustls::StreamOwned::new(tls, stream), &st),
+                            None => serve_connection(stream, &st, |_| false),
+                            Some(Ok(tls)) => serve_connection(rustls::StreamOwned::new(tls, stream), &st, |s| {
+                                s.conn.peer_certificates().is_some_and(|c| !c.is_empty())
+                            }),
                             Some(Err(_)) => {}
                         }
                     });
                 }
             }
         });
-        Ok(Server { port, state, accept: Some(accept), certificate: None })
+        Ok(Server { port, state, accept: Some(accept), tls: is_tls, certificate: None })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,7 +170,7 @@ impl Server {
 
     /// `http://127.0.0.1:PORT`, or `https://` for a server made by [`Server::start_tls`].
     pub fn url(&self) -> String {
-        let scheme = if self.certificate.is_some() { "https" } else { "http" };
+        let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
@@ -265,8 +281,8 @@ fn read_request(reader: &mut BufReader<impl Read>) -> Option<Request> {
 }
 
 /// Serves the requests of one connection (plain or TLS) until it closes; dropping the stream
-/// closes it.
-fn serve_connection(stream: impl Read + Write, state: &State) {
+/// closes it. `client_certificate` tells whether the client presented a certificate.
+fn serve_connection<S: Read + Write>(stream: S, state: &State, client_certificate: impl Fn(&S) -> bool) {
     let mut reader = BufReader::new(stream);
     let mut via_proxy = None;
     while let Some(mut req) = read_request(&mut reader) {
@@ -283,6 +299,10 @@ fn serve_connection(stream: impl Read + Write, state: &State) {
         }
         if let Some(target) = &via_proxy {
             req.headers.push(("X-Via-Proxy".to_string(), target.clone()));
+        }
+        req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("x-client-certificate"));
+        if client_certificate(reader.get_ref()) {
+            req.headers.push(("X-Client-Certificate".to_string(), "present".to_string()));
         }
         state.hit(&req.path);
         let active = state.active.fetch_add(1, Ordering::SeqCst) + 1;
@@ -579,14 +599,14 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
     state.hit(&format!("grant:{}", data.get("grant_type").map_or("", String::as_str)));
     match data.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
-            let Some((id, Some(secret), how)) = client else {
-                return oauth_error(401, "invalid_client", "client authentication failed");
+            let mtls = req.header("x-client-certificate") == Some("present");
+            let (id, how) = match client {
+                Some((id, None, _)) if mtls => (id, "tls"),
+                Some((id, Some(secret), how)) if secret == format!("{id}-secret") => (id, how),
+                _ => return oauth_error(401, "invalid_client", "client authentication failed"),
             };
-            if secret != format!("{id}-secret") {
-                return oauth_error(401, "invalid_client", "client authentication failed");
-            }
             let scope = data.get("scope").cloned().unwrap_or_default();
-            let mut extra = format!(r#","client_auth":"{how}""#);
+            let mut extra = format!(r#","client_auth":"{how}","client":{}"#, json_string(&id));
             if !scope.is_empty() {
                 extra.push_str(&format!(r#","scope":{}"#, json_string(&scope)));
             }
