@@ -238,7 +238,7 @@ fn refresh_grant_first_rotated_token_stored_then_invalid_grant_falls_back() {
     let url = format!("{}/oauth/token", s.url());
     let mut cc = FetcherBuilder::client_credentials("cc", &url, "app", "app-secret", Some("offline"));
     cc.ttl_ms(2_000).unwrap();
-    cc.refresh_endpoint(&url, Some("app"), Some("app-secret")).unwrap();
+    cc.refresh_endpoint(Some(&url), Some("app"), Some("app-secret")).unwrap();
     let mut p = pipeline(vec![cc]);
     let storage = Arc::new(MemoryStorage::new());
     p.set_storage(storage.clone(), Some("test")).unwrap();
@@ -259,7 +259,7 @@ fn refresh_grant_first_rotated_token_stored_then_invalid_grant_falls_back() {
     n.token_field("data.auth.token").unwrap();
     n.refresh_token_field("session").unwrap();
     n.ttl_ms(2_000).unwrap();
-    n.refresh_endpoint(&url, Some("public"), None).unwrap();
+    n.refresh_endpoint(Some(&url), Some("public"), None).unwrap();
     let p = pipeline(vec![n]);
     let old = p.get("n").unwrap();
     sleep(Duration::from_millis(1_100));

@@ -45,7 +45,7 @@ fn a_step_that_does_not_verify_tls_refreshes_against_a_self_signed_endpoint() {
     let s = Server::start_tls().unwrap();
     let mut b = step(&s, "tls");
     b.verify_tls(false).unwrap();
-    b.refresh_endpoint(&format!("{}/oauth/token", s.url()), None, None).unwrap();
+    b.refresh_endpoint(Some(&format!("{}/oauth/token", s.url())), None, None).unwrap();
     let p = pipeline(b);
     let (first, renewed) = first_and_renewed(&p, "tls");
     assert!(first.starts_with("cc-"), "{first}");
@@ -63,7 +63,7 @@ fn the_steps_retry_settings_hold_for_the_refresh_grant() {
     let s = Server::start().unwrap();
     let mut b = step(&s, "once");
     b.retry(1, 0).unwrap();
-    b.refresh_endpoint(&format!("{}/flaky/once/1", s.url()), None, None).unwrap();
+    b.refresh_endpoint(Some(&format!("{}/flaky/once/1", s.url())), None, None).unwrap();
     let p = pipeline(b);
     let (first, renewed) = first_and_renewed(&p, "once");
     assert_eq!(renewed.unwrap().access_token().as_str(), first, "the failed refresh serves the valid token");
@@ -72,7 +72,7 @@ fn the_steps_retry_settings_hold_for_the_refresh_grant() {
     // Three attempts, waiting what Retry-After asks.
     let mut b = step(&s, "patient");
     b.retry(3, 10).unwrap();
-    b.refresh_endpoint(&format!("{}/ratelimit/patient/1", s.url()), None, None).unwrap();
+    b.refresh_endpoint(Some(&format!("{}/ratelimit/patient/1", s.url())), None, None).unwrap();
     let mut p = pipeline(b);
     let waits = Arc::new(Mutex::new(Vec::new()));
     let w2 = waits.clone();
@@ -104,7 +104,7 @@ fn the_request_hook_sees_and_changes_the_refresh_request() {
         Ok(())
     });
     let mut b = step(&s, "hooked");
-    b.refresh_endpoint(&format!("{}/echo", s.url()), None, None).unwrap();
+    b.refresh_endpoint(Some(&format!("{}/echo", s.url())), None, None).unwrap();
     b.request_hook(hook);
     let p = pipeline(b);
     let (_, renewed) = first_and_renewed(&p, "hooked");
@@ -121,7 +121,7 @@ fn a_client_secret_post_client_refreshes_with_its_secret_in_the_body() {
     let s = Server::start().unwrap();
     let mut b = step(&s, "post");
     b.client_auth(ClientAuthMethod::Post).unwrap();
-    b.refresh_endpoint(&format!("{}/echo", s.url()), None, None).unwrap();
+    b.refresh_endpoint(Some(&format!("{}/echo", s.url())), None, None).unwrap();
     let p = pipeline(b);
     let first = p.get("post").unwrap();
     assert_eq!(first.extra("client_auth").map(|v| v.as_str()), Some("body"), "its own grant posts the secret");

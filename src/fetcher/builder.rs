@@ -1,15 +1,17 @@
 //! `FetcherBuilder`: the options of a fetcher, checked as they are set (bad values are
 //! `INVALID_ARGUMENT` and leave the builder as it was) and as a whole when it is built.
 
-use super::http_fetcher::Grant;
+use super::http_fetcher::{BearerAssertion, Endpoint, Grant};
 use super::{Fetcher, HttpFetcher, RefreshEndpoint};
 use crate::error::{Error, Result};
 use crate::extract::{BodyFields, TokenSource};
 use crate::hooks::{ErrorHook, RequestHook};
 use crate::http::{self, upsert, ContentType, Method, Policy};
-use crate::oauth2::{Client, ClientAuthMethod};
+use crate::oauth2::jwt::{Algorithm, SigningKey};
+use crate::oauth2::{Client, ClientAuth, ClientAuthMethod};
 use crate::template::Template;
 use crate::tls::Tls;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What kind of fetcher a builder makes.
@@ -22,6 +24,12 @@ pub enum Kind {
     /// OAuth2 client_credentials grant: a body fetcher with the grant and client
     /// authentication filled in.
     ClientCredentials,
+    /// The JWT bearer grant (RFC 7523 section 2.1; Google service accounts): a signed
+    /// assertion exchanged for a token.
+    JwtBearer,
+    /// Token exchange (RFC 8693): a subject token (from a dependency, through a template)
+    /// exchanged for another.
+    TokenExchange,
 }
 
 impl Kind {
@@ -31,7 +39,19 @@ impl Kind {
             Kind::Body => "body",
             Kind::Header => "header",
             Kind::ClientCredentials => "client_credentials",
+            Kind::JwtBearer => "jwt_bearer",
+            Kind::TokenExchange => "token_exchange",
         }
+    }
+
+    /// An OAuth grant: a form POSTed to a token endpoint.
+    pub fn is_grant(self) -> bool {
+        matches!(self, Kind::ClientCredentials | Kind::JwtBearer | Kind::TokenExchange)
+    }
+
+    /// The token is read from a JSON body.
+    pub fn reads_body(self) -> bool {
+        self != Kind::Header
     }
 }
 
@@ -53,6 +73,14 @@ pub struct FetcherBuilder {
     client: Option<Client>,
     scope: Option<String>,
     client_auth: ClientAuthMethod,
+    /// A key from a PEM file: the jwt_bearer assertion's, and private_key_jwt's.
+    jwt_key: Option<(String, Algorithm, Option<String>)>,
+    /// Discovery: the token endpoint is in this issuer's metadata.
+    issuer: Option<String>,
+    /// jwt_bearer: the assertion's claims.
+    bearer: Option<(String, Option<String>)>,
+    assertion_audience: Option<String>,
+    assertion_lifetime_s: i64,
     ttl_ms: Option<i64>,
     policy: Policy,
     verify_tls: bool,
@@ -97,6 +125,11 @@ impl FetcherBuilder {
             client: None,
             scope: None,
             client_auth: ClientAuthMethod::Basic,
+            jwt_key: None,
+            issuer: None,
+            bearer: None,
+            assertion_audience: None,
+            assertion_lifetime_s: 300,
             ttl_ms: None,
             policy: Policy::default(),
             verify_tls: true,
@@ -135,6 +168,42 @@ impl FetcherBuilder {
         b
     }
 
+    /// The JWT bearer grant (RFC 7523 section 2.1) at `token_url`: an assertion signed with
+    /// the key of [`Self::jwt_key`], with `iss` = `issuer`, `sub` = `subject` (when given),
+    /// `aud` = the token endpoint (see [`Self::assertion_audience`]), `scope` (also sent as a
+    /// parameter), a fresh `jti`, `iat` and `exp` (5 minutes; [`Self::assertion_lifetime_ms`]).
+    pub fn jwt_bearer(
+        name: &str,
+        token_url: &str,
+        issuer: &str,
+        subject: Option<&str>,
+        scope: Option<&str>,
+    ) -> FetcherBuilder {
+        let mut b = FetcherBuilder::new(Kind::JwtBearer, name, token_url.to_string());
+        b.bearer = Some((issuer.to_string(), subject.filter(|s| !s.is_empty()).map(str::to_string)));
+        b.scope = scope.filter(|s| !s.is_empty()).map(str::to_string);
+        b
+    }
+
+    /// Token exchange (RFC 8693) at `token_url`: `subject_token` (usually a template such as
+    /// `{{user.access_token}}`) of `subject_token_type` (`None`: an access token) exchanged for
+    /// another token. `requested_token_type`, `audience`, `resource` and `scope` are request
+    /// data ([`Self::request_data`]); [`Self::actor_token`] adds an actor. The answer's
+    /// `issued_token_type` is kept on the token.
+    pub fn token_exchange(
+        name: &str,
+        token_url: &str,
+        subject_token: &str,
+        subject_token_type: Option<&str>,
+    ) -> FetcherBuilder {
+        let mut b = FetcherBuilder::new(Kind::TokenExchange, name, token_url.to_string());
+        let kind =
+            subject_token_type.filter(|t| !t.is_empty()).unwrap_or("urn:ietf:params:oauth:token-type:access_token");
+        b.data.push(("subject_token".into(), subject_token.to_string()));
+        b.data.push(("subject_token_type".into(), kind.to_string()));
+        b
+    }
+
     pub fn kind(&self) -> Kind {
         self.kind
     }
@@ -151,11 +220,11 @@ impl FetcherBuilder {
         }
     }
 
-    /// "GET" or "POST" (any case). The client_credentials preset always POSTs.
+    /// "GET" or "POST" (any case). OAuth grants always POST.
     pub fn method(&mut self, method: &str) -> Result<()> {
         let m = Method::parse(method)?;
-        if self.kind == Kind::ClientCredentials && m != Method::Post {
-            return Err(Error::invalid_argument("a client_credentials fetcher always uses POST"));
+        if self.kind.is_grant() && m != Method::Post {
+            return Err(Error::invalid_argument(format!("a {} fetcher always uses POST", self.kind.name())));
         }
         self.method = m;
         Ok(())
@@ -183,15 +252,15 @@ impl FetcherBuilder {
     }
 
     pub fn content_type(&mut self, content_type: ContentType) -> Result<()> {
-        if self.kind == Kind::ClientCredentials && content_type != ContentType::Form {
-            return Err(Error::invalid_argument("a client_credentials fetcher always sends a form"));
+        if self.kind.is_grant() && content_type != ContentType::Form {
+            return Err(Error::invalid_argument(format!("a {} fetcher always sends a form", self.kind.name())));
         }
         self.content_type = content_type;
         Ok(())
     }
 
     fn body_field(&mut self, option: &str, path: &str, pick: fn(&mut BodyFields) -> &mut String) -> Result<()> {
-        self.require(&[Kind::Body, Kind::ClientCredentials], option)?;
+        self.require(&[Kind::Body, Kind::ClientCredentials, Kind::JwtBearer, Kind::TokenExchange], option)?;
         non_empty(option, path)?;
         *pick(&mut self.fields) = path.to_string();
         Ok(())
@@ -214,7 +283,10 @@ impl FetcherBuilder {
     }
 
     pub fn default_token_type(&mut self, token_type: &str) -> Result<()> {
-        self.require(&[Kind::Body, Kind::ClientCredentials], "default_token_type")?;
+        self.require(
+            &[Kind::Body, Kind::ClientCredentials, Kind::JwtBearer, Kind::TokenExchange],
+            "default_token_type",
+        )?;
         http::check_header("Authorization", token_type)?;
         non_empty("default_token_type", token_type)?;
         self.fields.default_token_type = token_type.trim().to_string();
@@ -251,6 +323,68 @@ impl FetcherBuilder {
     /// endpoint: [`ClientAuthMethod::Basic`] (the default) or [`ClientAuthMethod::Post`].
     pub fn client_auth(&mut self, method: ClientAuthMethod) -> Result<()> {
         self.client_auth = method;
+        Ok(())
+    }
+
+    /// The client that authenticates the step's own request (for body, header, jwt_bearer
+    /// and token_exchange steps; a client_credentials step has its own), as
+    /// [`Self::client_auth`] says. `secret` `None`: a public client, or one that
+    /// authenticates by key or certificate.
+    pub fn client(&mut self, id: &str, secret: Option<&str>) -> Result<()> {
+        non_empty("client_id", id)?;
+        self.client = Some(Client { id: id.to_string(), secret: secret.map(str::to_string) });
+        Ok(())
+    }
+
+    /// The private key (PEM file `path`; RSA for RS256 and PS256, P-256 for ES256) that signs
+    /// the jwt_bearer assertion and `private_key_jwt` client assertions, with an optional
+    /// `kid`. Read when the fetcher is built.
+    pub fn jwt_key(&mut self, path: &str, alg: &str, kid: Option<&str>) -> Result<()> {
+        non_empty("key file", path)?;
+        let alg = Algorithm::parse(alg)?;
+        if alg == Algorithm::Hs256 {
+            return Err(Error::invalid_argument(
+                "HS256 signs with the client secret (client_secret_jwt), not a key file",
+            ));
+        }
+        self.jwt_key = Some((path.to_string(), alg, kid.filter(|k| !k.is_empty()).map(str::to_string)));
+        Ok(())
+    }
+
+    /// Discovery (RFC 8414, OpenID Connect): the token endpoint is the one in `issuer`'s
+    /// metadata, fetched (once per issuer) at the first fetch; it replaces the URL given to
+    /// the constructor.
+    pub fn issuer(&mut self, issuer: &str) -> Result<()> {
+        http::check_url(issuer)?;
+        self.issuer = Some(issuer.to_string());
+        Ok(())
+    }
+
+    /// jwt_bearer: the assertion's `aud` (default: the token endpoint).
+    pub fn assertion_audience(&mut self, audience: &str) -> Result<()> {
+        self.require(&[Kind::JwtBearer], "assertion_audience")?;
+        non_empty("assertion audience", audience)?;
+        self.assertion_audience = Some(audience.to_string());
+        Ok(())
+    }
+
+    /// jwt_bearer: how long the assertion is valid (1 s to 1 h; default 5 minutes).
+    pub fn assertion_lifetime_ms(&mut self, ms: i64) -> Result<()> {
+        self.require(&[Kind::JwtBearer], "assertion_lifetime_ms")?;
+        if !(1_000..=3_600_000).contains(&ms) {
+            return Err(Error::invalid_argument(format!("assertion_lifetime_ms must be 1000 to 3600000, not {ms}")));
+        }
+        self.assertion_lifetime_s = ms / 1000;
+        Ok(())
+    }
+
+    /// token_exchange: the actor token (a template, usually) and its type (`None`: an
+    /// access token).
+    pub fn actor_token(&mut self, token: &str, token_type: Option<&str>) -> Result<()> {
+        self.require(&[Kind::TokenExchange], "actor_token")?;
+        let kind = token_type.filter(|t| !t.is_empty()).unwrap_or("urn:ietf:params:oauth:token-type:access_token");
+        upsert(&mut self.data, "actor_token", token, false);
+        upsert(&mut self.data, "actor_token_type", kind, false);
         Ok(())
     }
 
@@ -324,18 +458,21 @@ impl FetcherBuilder {
     }
 
     /// In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
-    /// (grant_type=refresh_token) before falling back to a full fetch. The request goes the
+    /// (`None`: the step's own token endpoint; grant_type=refresh_token) before falling back
+    /// to a full fetch. The request goes the
     /// way of the step's own: same TLS settings, deadline, retries, hooks and client
     /// authentication method. `client_id` `None`: the step's own client (the
     /// client_credentials client, or the Basic user), and then `client_secret` must be `None`
     /// too; a `client_id` without secret is a public client.
     pub fn refresh_endpoint(
         &mut self,
-        token_url: &str,
+        token_url: Option<&str>,
         client_id: Option<&str>,
         client_secret: Option<&str>,
     ) -> Result<()> {
-        http::check_url(token_url)?;
+        if let Some(url) = token_url {
+            http::check_url(url)?;
+        }
         let client = match (client_id, client_secret) {
             (None, Some(_)) => {
                 return Err(Error::invalid_argument("a refresh endpoint's client_secret needs its client_id"))
@@ -346,7 +483,7 @@ impl FetcherBuilder {
                 Some(Client { id: id.to_string(), secret: secret.map(str::to_string) })
             }
         };
-        self.refresh = Some(RefreshEndpoint { token_url: token_url.to_string(), client });
+        self.refresh = Some(RefreshEndpoint { token_url: token_url.map(str::to_string), client });
         Ok(())
     }
 
@@ -398,34 +535,61 @@ impl FetcherBuilder {
             .collect()
     }
 
-    /// The HTTP part of [`Self::build`] (URL and templates checked), without the step.
+    /// The HTTP part of [`Self::build`] (URL, templates, key and certificates checked),
+    /// without the step.
     pub(crate) fn build_http(self) -> Result<HttpFetcher> {
-        http::check_url(&self.url).map_err(|e| e.with_step(&self.name))?;
+        let step = |e: Error| e.with_step(&self.name);
+        let endpoint = match &self.issuer {
+            Some(issuer) => Endpoint::Issuer(issuer.clone()),
+            None => {
+                http::check_url(&self.url).map_err(step)?;
+                Endpoint::Url(self.url.clone())
+            }
+        };
         let source = match self.kind {
             Kind::Header => {
                 TokenSource::Header { header: self.token_header.clone(), token_type: self.token_type.clone() }
             }
-            Kind::Body | Kind::ClientCredentials => TokenSource::Body(self.fields.clone()),
+            _ => TokenSource::Body(self.fields.clone()),
+        };
+        let key = match &self.jwt_key {
+            Some((path, alg, kid)) => {
+                Some(Arc::new(SigningKey::from_pem_file(path, *alg, kid.as_deref()).map_err(step)?))
+            }
+            None => None,
+        };
+        if self.client_auth == ClientAuthMethod::PrivateKeyJwt && key.is_none() {
+            return Err(step(Error::config("client_auth private_key_jwt needs a key (jwt_key)")));
+        }
+        let grant = match self.kind {
+            Kind::ClientCredentials => Some(Grant::ClientCredentials { scope: self.scope.clone() }),
+            Kind::JwtBearer => {
+                let (issuer, subject) = self.bearer.clone().expect("set by the constructor");
+                let key = key.clone().ok_or_else(|| step(Error::config("a jwt_bearer step needs a key (jwt_key)")))?;
+                Some(Grant::JwtBearer(BearerAssertion {
+                    issuer,
+                    subject,
+                    audience: self.assertion_audience.clone(),
+                    scope: self.scope.clone(),
+                    lifetime_s: self.assertion_lifetime_s,
+                    key,
+                }))
+            }
+            Kind::TokenExchange => Some(Grant::TokenExchange),
+            Kind::Body | Kind::Header => None,
         };
         Ok(HttpFetcher {
             method: self.method,
-            url: self.url.clone(),
+            endpoint,
             headers: self.templates(&self.headers, "request header")?,
             data: self.templates(&self.data, "request data")?,
             query: self.templates(&self.query, "query parameter")?,
             content_type: self.content_type,
             source,
             basic_auth: self.basic_auth.clone(),
-            grant: match self.kind {
-                Kind::ClientCredentials => Some(Grant::ClientCredentials { scope: self.scope.clone() }),
-                Kind::Body | Kind::Header => None,
-            },
-            client: self.client.clone().or_else(|| {
-                self.basic_auth
-                    .as_ref()
-                    .map(|(user, password)| Client { id: user.clone(), secret: Some(password.clone()) })
-            }),
-            client_auth: self.client_auth,
+            grant,
+            client: self.client.clone(),
+            client_auth: ClientAuth { method: self.client_auth, key },
             refresh: self.refresh.clone(),
             policy: Policy {
                 tls: Tls::new(
@@ -433,7 +597,7 @@ impl FetcherBuilder {
                     self.ca_file.as_deref(),
                     self.client_cert.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
                 )
-                .map_err(|e| e.with_step(&self.name))?,
+                .map_err(step)?,
                 ..self.policy.clone()
             },
             request_hook: self.request_hook.clone(),

@@ -531,7 +531,7 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_refresh_endpoint(
     unsafe {
         set(b, |b| {
             b.refresh_endpoint(
-                str_arg(token_url, "token_url")?,
+                opt_str_arg(token_url, "token_url")?,
                 opt_str_arg(client_id, "client_id")?,
                 opt_str_arg(client_secret, "client_secret")?,
             )

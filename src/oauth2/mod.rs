@@ -2,8 +2,10 @@
 //! sent by a step's fetcher (DESIGN.md, "one road"); this module only says what goes in them.
 
 mod client_auth;
+pub mod discovery;
+pub mod jwt;
 
-pub use client_auth::{Client, ClientAuthMethod};
+pub use client_auth::{Client, ClientAuth, ClientAuthMethod};
 
 use crate::error::{Error, Result};
 use crate::fetcher::FetcherBuilder;
@@ -11,7 +13,7 @@ use crate::text::CText;
 use crate::token::Token;
 
 /// Form fields every grant owns: a request's own fields of these names are replaced.
-pub(crate) const GRANT_FIELDS: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+pub(crate) const GRANT_FIELDS: [&str; 5] = ["grant_type", "scope", "client_id", "client_secret", "assertion"];
 
 /// `grant_type=client_credentials` and the scope, when there is one.
 pub(crate) fn client_credentials_form(scope: Option<&str>) -> Vec<(String, String)> {
@@ -51,7 +53,7 @@ pub fn refresh(
     let refresh_token =
         CText::new(refresh_token).ok_or_else(|| Error::invalid_argument("refresh token contains NUL"))?;
     let mut b = FetcherBuilder::body("refresh", token_url, "");
-    b.refresh_endpoint(token_url, Some(client_id), client_secret)?;
+    b.refresh_endpoint(Some(token_url), Some(client_id), client_secret)?;
     if timeout_ms > 0 {
         b.timeout_ms(timeout_ms)?;
     }

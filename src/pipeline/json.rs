@@ -243,11 +243,11 @@ fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()
             .try_for_each(|d| b.dependency(&string(d, at)?)),
         "refresh_endpoint" => {
             let mut m = object(v, at)?.clone();
-            let url = string(&take(&mut m, "token_url").ok_or_else(|| at.error("needs \"token_url\""))?, at)?;
+            let url = take(&mut m, "token_url").map(|v| string(&v, at)).transpose()?;
             let id = take(&mut m, "client_id").map(|v| string(&v, at)).transpose()?;
             let secret = take(&mut m, "client_secret").map(|v| string(&v, at)).transpose()?;
             no_leftovers(&m, at)?;
-            b.refresh_endpoint(&url, id.as_deref(), secret.as_deref())
+            b.refresh_endpoint(url.as_deref(), id.as_deref(), secret.as_deref())
         }
         _ => Err(at.error("unknown key")),
     }
