@@ -40,6 +40,7 @@
 //! a client used a proxy.
 
 pub mod fleet;
+mod jwt;
 pub mod pki;
 
 use std::collections::{HashMap, HashSet};
@@ -61,6 +62,9 @@ struct State {
     hits: Mutex<HashMap<String, u64>>,
     issued: Mutex<HashSet<String>>,
     stopping: AtomicBool,
+    /// `http(s)://127.0.0.1:PORT`: the audience of assertions, the issuer of the metadata.
+    base: Mutex<String>,
+    verifier: jwt::Verifier,
 }
 
 impl State {
@@ -137,6 +141,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(State::default());
+        *state.base.lock().unwrap() = format!("{}://127.0.0.1:{port}", if is_tls { "https" } else { "http" });
         let st = state.clone();
         let accept = thread::spawn(move || {
             for stream in listener.incoming() {
@@ -197,6 +202,13 @@ impl Server {
         } else {
             set.remove(key);
         }
+    }
+
+    /// Registers the key that verifies the JWT assertions of `issuer` (a client id, for
+    /// client assertions; the `iss` of jwt_bearer grants): for RS256, PS256 and ES256 the
+    /// public half of the PKCS#8 private key in `key` (PEM), for HS256 the secret itself.
+    pub fn add_jwt_key(&self, issuer: &str, alg: &str, key: &str) {
+        self.state.verifier.keys.lock().unwrap().insert(issuer.to_string(), jwt::VerifyKey::new(alg, key));
     }
 
     /// Makes `permille` of the requests to `/faulty/<key>` fail (0: none; 1000: all).
@@ -370,6 +382,9 @@ fn reason(status: u16) -> &'static str {
 
 /// Answers one request; false when the connection must close.
 fn handle(req: &Request, state: &State, out: &mut dyn Write) -> bool {
+    if let Some(answer) = metadata(&req.path, state) {
+        return write_answer(out, &answer);
+    }
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let answer = match segments.as_slice() {
         ["health"] => Answer::text(200, "ok"),
@@ -590,6 +605,30 @@ fn client_auth(req: &Request, data: &HashMap<String, String>) -> Option<(String,
     Some((id, data.get("client_secret").cloned(), "body"))
 }
 
+const CLIENT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Authorization server metadata at the OpenID Connect and RFC 8414 locations: for the
+/// server itself (issuer = its URL), for `/tenant` (RFC 8414 location only), and for
+/// `/mismatch`, whose document names another issuer.
+fn metadata(path: &str, state: &State) -> Option<Answer> {
+    let base = state.base.lock().unwrap().clone();
+    let tenant = match path {
+        "/.well-known/openid-configuration" => "",
+        "/mismatch/.well-known/openid-configuration" => "/mismatch",
+        "/.well-known/oauth-authorization-server/tenant" => "/tenant",
+        _ => return None,
+    };
+    let issuer = if tenant == "/mismatch" { "https://issuer.example".to_string() } else { format!("{base}{tenant}") };
+    Some(Answer::json(
+        200,
+        format!(
+            r#"{{"issuer":{},"token_endpoint":{},"grant_types_supported":["client_credentials","refresh_token"]}}"#,
+            json_string(&issuer),
+            json_string(&format!("{base}/oauth/token"))
+        ),
+    ))
+}
+
 fn oauth_token(req: &Request, state: &State) -> Answer {
     if req.method != "POST" {
         return oauth_error(405, "invalid_request", "POST required");
@@ -597,12 +636,84 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
     let data = req.data();
     let client = client_auth(req, &data);
     state.hit(&format!("grant:{}", data.get("grant_type").map_or("", String::as_str)));
+    let base = state.base.lock().unwrap().clone();
+    let audiences = [format!("{base}/oauth/token"), base.clone()];
+    // A client assertion (RFC 7523 section 2.2) authenticates the client when present.
+    let asserted = match data.get("client_assertion") {
+        None => None,
+        Some(_) if data.get("client_assertion_type").map(String::as_str) != Some(CLIENT_ASSERTION) => {
+            return oauth_error(400, "invalid_client", "client_assertion_type is not jwt-bearer")
+        }
+        Some(jwt) => match state.verifier.verify(jwt, &audiences, 300, true) {
+            Ok((claims, alg)) => {
+                let id = claims["iss"].as_str().unwrap_or("").to_string();
+                if data.get("client_id").is_some_and(|c| *c != id) {
+                    return oauth_error(401, "invalid_client", "client_id is not the assertion's issuer");
+                }
+                Some((id, if alg == "HS256" { "client_secret_jwt" } else { "private_key_jwt" }))
+            }
+            Err(why) => {
+                state.hit("grant:rejected-assertion");
+                return oauth_error(401, "invalid_client", &format!("client assertion refused: {why}"));
+            }
+        },
+    };
     match data.get("grant_type").map(String::as_str) {
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            let Some(assertion) = data.get("assertion") else {
+                return oauth_error(400, "invalid_request", "assertion required");
+            };
+            match state.verifier.verify(assertion, &audiences, 3600, false) {
+                Ok((claims, alg)) => {
+                    let mut extra = format!(
+                        r#","assertion_alg":"{alg}","iss":{}"#,
+                        json_string(claims["iss"].as_str().unwrap_or(""))
+                    );
+                    if let Some(sub) = claims["sub"].as_str() {
+                        extra.push_str(&format!(r#","sub":{}"#, json_string(sub)));
+                    }
+                    if let Some(scope) = claims["scope"].as_str() {
+                        extra.push_str(&format!(r#","scope":{}"#, json_string(scope)));
+                    }
+                    Answer::json(200, token_json(&state.next("jb"), 3600, &extra))
+                }
+                Err(why) => oauth_error(400, "invalid_grant", &format!("assertion refused: {why}")),
+            }
+        }
+        Some("urn:ietf:params:oauth:grant-type:token-exchange") => {
+            if let Some((id, Some(secret), _)) = &client {
+                if asserted.is_none() && *secret != format!("{id}-secret") {
+                    return oauth_error(401, "invalid_client", "client authentication failed");
+                }
+            }
+            let (Some(subject), Some(_)) = (data.get("subject_token"), data.get("subject_token_type")) else {
+                return oauth_error(400, "invalid_request", "subject_token and subject_token_type required");
+            };
+            if !state.is_issued(subject) {
+                return oauth_error(400, "invalid_grant", "the subject token was not issued here");
+            }
+            if data.get("actor_token").is_some_and(|a| !state.is_issued(a)) {
+                return oauth_error(400, "invalid_grant", "the actor token was not issued here");
+            }
+            let issued = data
+                .get("requested_token_type")
+                .cloned()
+                .unwrap_or("urn:ietf:params:oauth:token-type:access_token".into());
+            let mut extra =
+                format!(r#","issued_token_type":{},"subject":{}"#, json_string(&issued), json_string(subject));
+            for field in ["audience", "resource", "scope", "actor_token"] {
+                if let Some(v) = data.get(field) {
+                    extra.push_str(&format!(r#",{}:{}"#, json_string(field), json_string(v)));
+                }
+            }
+            Answer::json(200, token_json(&state.next("tx"), 3600, &extra))
+        }
         Some("client_credentials") => {
             let mtls = req.header("x-client-certificate") == Some("present");
-            let (id, how) = match client {
-                Some((id, None, _)) if mtls => (id, "tls"),
-                Some((id, Some(secret), how)) if secret == format!("{id}-secret") => (id, how),
+            let (id, how) = match (asserted, client) {
+                (Some((id, how)), _) => (id, how),
+                (None, Some((id, None, _))) if mtls => (id, "tls"),
+                (None, Some((id, Some(secret), how))) if secret == format!("{id}-secret") => (id, how),
                 _ => return oauth_error(401, "invalid_client", "client authentication failed"),
             };
             let scope = data.get("scope").cloned().unwrap_or_default();

@@ -94,3 +94,8 @@ pub fn server_config(cert: &Issued, client_ca: Option<&TestCa>) -> std::io::Resu
     };
     builder.with_single_cert(chain, key).map(Arc::new).map_err(|e| err(&e))
 }
+
+/// A new P-256 private key, PKCS#8 PEM (for ES256).
+pub fn ec_key_pem() -> String {
+    KeyPair::generate().expect("key").serialize_pem()
+}
