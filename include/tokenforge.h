@@ -53,6 +53,11 @@
 #define TOKENFORGE_NO_EXPIRY -1
 
 /**
+ * How long a client assertion is valid.
+ */
+#define CLIENT_ASSERTION_LIFETIME_S 60
+
+/**
  * Default refresh margin: a token is renewed when less than this is left (capped at half
  * its lifetime).
  */
@@ -115,6 +120,11 @@ typedef enum tokenforge_result {
    * A storage backend failed.
    */
   TOKENFORGE_RESULT_STORAGE = 10,
+  /**
+   * TLS refused the connection: the server's certificate is not trusted (unknown issuer,
+   * another host name, expired), or the server refused the client certificate.
+   */
+  TOKENFORGE_RESULT_TLS = 11,
   /**
    * A Rust panic was caught at the C boundary.
    */
@@ -654,6 +664,45 @@ struct tokenforge_fetcher_builder *tokenforge_fetcher_builder_new_client_credent
                                                                                      const char *scope);
 
 /**
+ * A builder for the JWT bearer grant (RFC 7523 section 2.1, the flow of Google service
+ * accounts): POSTs `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with an
+ * assertion signed by the key of `tokenforge_fetcher_builder_set_jwt_key` (required), with
+ * `iss` = `issuer`, `sub` = `subject` (nullable), `aud` = the token endpoint (see
+ * `tokenforge_fetcher_builder_set_assertion_audience`), `scope` (nullable; also sent as a
+ * parameter), a fresh `jti`, `iat` and an `exp` 5 minutes later. Strings are copied. NULL
+ * when a required argument is NULL or a string is not UTF-8. Owned by the caller.
+ * Thread-safe.
+ *
+ * # Safety
+ * Each string is NULL or NUL-terminated.
+ */
+struct tokenforge_fetcher_builder *tokenforge_fetcher_builder_new_jwt_bearer(const char *name,
+                                                                             const char *token_url,
+                                                                             const char *issuer,
+                                                                             const char *subject,
+                                                                             const char *scope);
+
+/**
+ * A builder for token exchange (RFC 8693): POSTs
+ * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with `subject_token` (a
+ * template, usually, such as "{{user.access_token}}": declare that step a dependency) of
+ * `subject_token_type` (NULL: "urn:ietf:params:oauth:token-type:access_token").
+ * `requested_token_type`, `audience`, `resource` and `scope` are request data
+ * (`tokenforge_fetcher_builder_add_request_data`); `tokenforge_fetcher_builder_set_actor_token`
+ * adds an actor; `tokenforge_fetcher_builder_set_client` a client. The answer's
+ * `issued_token_type` is kept on the token (`tokenforge_token_extra`). Strings are copied.
+ * NULL when a required argument is NULL or a string is not UTF-8. Owned by the caller.
+ * Thread-safe.
+ *
+ * # Safety
+ * Each string is NULL or NUL-terminated.
+ */
+struct tokenforge_fetcher_builder *tokenforge_fetcher_builder_new_token_exchange(const char *name,
+                                                                                 const char *token_url,
+                                                                                 const char *subject_token,
+                                                                                 const char *subject_token_type);
+
+/**
  * Sets the HTTP method: "GET" or "POST" (default), any case. With GET, request data goes
  * into the query string. Copies `method`. `INVALID_ARGUMENT` for NULL, bad UTF-8, another
  * method, or GET on a client_credentials builder. One thread at a time.
@@ -807,16 +856,124 @@ enum tokenforge_result tokenforge_fetcher_builder_set_client_auth_in_body(struct
                                                                           bool in_body);
 
 /**
- * How the client authenticates, to the client_credentials grant and, for every kind of
- * builder, to the refresh endpoint: "client_secret_basic" (or "basic", the default) or
- * "client_secret_post" (or "post"). Copies `method`. `INVALID_ARGUMENT` for NULL, bad UTF-8
- * or another method. One thread at a time.
+ * How the client authenticates, to its own grant and to the refresh endpoint:
+ * "client_secret_basic" (or "basic", the default), "client_secret_post" (or "post"),
+ * "client_secret_jwt" (an HS256 assertion signed with the secret), "private_key_jwt" (an
+ * assertion signed with the key of `tokenforge_fetcher_builder_set_jwt_key`; RFC 7523,
+ * OpenID Connect section 9: `iss` = `sub` = client id, `aud` = the token endpoint, a fresh
+ * `jti`, `iat`, `exp` a minute later, made for every request), "tls_client_auth" (or "tls":
+ * the client certificate of `tokenforge_fetcher_builder_set_client_cert`, RFC 8705) or
+ * "none" (a public client). Copies `method`. `INVALID_ARGUMENT` for NULL, bad UTF-8 or
+ * another method. One thread at a time.
  *
  * # Safety
  * `b` is NULL or a live builder; `method` is NULL or NUL-terminated.
  */
 enum tokenforge_result tokenforge_fetcher_builder_set_client_auth(struct tokenforge_fetcher_builder *b,
                                                                   const char *method);
+
+/**
+ * Trusts the CA certificates in the PEM file `pem_path` instead of the system trust store
+ * (as curl's `--cacert`), for every request of the step. The file is read by build
+ * (`INVALID_ARGUMENT` there when it is missing or holds no certificate). Copies `pem_path`.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8 or empty. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `pem_path` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_ca_file(struct tokenforge_fetcher_builder *b,
+                                                              const char *pem_path);
+
+/**
+ * Mutual TLS (RFC 8705): presents the certificate chain in `cert_pem_path` with the private
+ * key in `key_pem_path` to servers that ask, for every request of the step. With
+ * `tokenforge_fetcher_builder_set_client_auth(b, "tls_client_auth")` the certificate is the
+ * client's only credential. The files are read by build (`INVALID_ARGUMENT` there, naming
+ * the file). Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8 or empty. One thread at a
+ * time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; the paths are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_client_cert(struct tokenforge_fetcher_builder *b,
+                                                                  const char *cert_pem_path,
+                                                                  const char *key_pem_path);
+
+/**
+ * The client that authenticates the step's own request, for body, header, jwt_bearer and
+ * token_exchange builders (a client_credentials builder has its own), as
+ * `tokenforge_fetcher_builder_set_client_auth` says. `client_secret` NULL: a public client,
+ * or one that authenticates by key (private_key_jwt) or certificate (tls_client_auth).
+ * Copies both. `INVALID_ARGUMENT` for a NULL or empty id, or bad UTF-8. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_client(struct tokenforge_fetcher_builder *b,
+                                                             const char *client_id,
+                                                             const char *client_secret);
+
+/**
+ * The private key (PEM file; RSA for "RS256" and "PS256", P-256 PKCS#8 for "ES256") that
+ * signs the jwt_bearer assertion and `private_key_jwt` client assertions, with an optional
+ * `kid` (nullable) for their header. The file is read by build (`INVALID_ARGUMENT` there
+ * when it is missing or does not fit `alg`). Copies the strings. `INVALID_ARGUMENT` for
+ * NULL, bad UTF-8, an empty path, or an algorithm other than RS256, PS256 and ES256. One
+ * thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_jwt_key(struct tokenforge_fetcher_builder *b,
+                                                              const char *key_pem_path,
+                                                              const char *alg,
+                                                              const char *kid);
+
+/**
+ * Discovery (RFC 8414, OpenID Connect Discovery): the token endpoint is the one in the
+ * metadata of `issuer` (fetched through this step's fetcher at its first fetch, once per
+ * issuer and process, and checked: its `issuer` must be this one); it replaces the URL
+ * given to the constructor. Copies `issuer`. `INVALID_ARGUMENT` for NULL, bad UTF-8 or not
+ * an http(s) URL. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `issuer` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_issuer(struct tokenforge_fetcher_builder *b,
+                                                             const char *issuer);
+
+/**
+ * jwt_bearer builders: the assertion's `aud` (default: the token endpoint). Copies it.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8, empty, or another kind of builder. One thread at a
+ * time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `audience` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_assertion_audience(struct tokenforge_fetcher_builder *b,
+                                                                         const char *audience);
+
+/**
+ * jwt_bearer builders: how long the assertion is valid, 1000 to 3600000 ms (default 300000).
+ * `INVALID_ARGUMENT` out of range or for another kind of builder. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_assertion_lifetime_ms(struct tokenforge_fetcher_builder *b,
+                                                                            int64_t ms);
+
+/**
+ * token_exchange builders: the actor token (a template, usually) and its type (NULL: an
+ * access token). Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8 or another kind of
+ * builder. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_actor_token(struct tokenforge_fetcher_builder *b,
+                                                                  const char *actor_token,
+                                                                  const char *actor_token_type);
 
 /**
  * Lifetime given to every token of this fetcher, overriding the response's `expires_in`.
@@ -902,7 +1059,8 @@ enum tokenforge_result tokenforge_fetcher_builder_set_error_hook(struct tokenfor
 
 /**
  * In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
- * (`grant_type=refresh_token`) before falling back to a full fetch on `invalid_grant`. The
+ * (NULL: the step's own token endpoint; `grant_type=refresh_token`) before falling back to
+ * a full fetch on `invalid_grant`. The
  * refresh request is sent the way of the step's own: the same TLS settings, deadline,
  * retries (never retried once it may have reached the server), request hook, error hook and
  * client authentication method. `client_id` NULL: the step's own client (the
@@ -1436,6 +1594,21 @@ struct tokenforge_token *tokenforge_token_new(const char *access_token,
  * `t` is NULL or a live token.
  */
 struct tokenforge_token *tokenforge_token_clone(const struct tokenforge_token *t);
+
+/**
+ * A new token equal to `t` with the extra response field `field` set to `value` (both
+ * copied; `value` is kept as a string), replacing any field of that name: for a custom
+ * fetcher to return an `id_token`, a `scope`, an `issued_token_type` or any other field that
+ * `tokenforge_token_extra` (and templates) then read. `t` stays the caller's. Returns NULL
+ * when an argument is NULL or not UTF-8, or `field` is empty. The caller owns the result.
+ * Thread-safe.
+ *
+ * # Safety
+ * `t` is NULL or a live token; `field` and `value` are NULL or NUL-terminated.
+ */
+struct tokenforge_token *tokenforge_token_with_extra(const struct tokenforge_token *t,
+                                                     const char *field,
+                                                     const char *value);
 
 /**
  * Frees a token, zeroing its secrets. NULL is a no-op; freeing twice is undefined. Not while

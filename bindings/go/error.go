@@ -42,6 +42,9 @@ const (
 	CodeCallback Code = C.TOKENFORGE_RESULT_CALLBACK
 	// CodeStorage: a storage backend failed.
 	CodeStorage Code = C.TOKENFORGE_RESULT_STORAGE
+	// CodeTLS: TLS refused the connection: the server's certificate is not trusted (unknown
+	// issuer, another host name, expired), or the server refused the client certificate.
+	CodeTLS Code = C.TOKENFORGE_RESULT_TLS
 	// CodePanic: a panic inside the library was caught at its C boundary.
 	CodePanic Code = C.TOKENFORGE_RESULT_PANIC
 )

@@ -68,7 +68,7 @@ type Retry struct {
 // refresh request goes the way of the step's own: the same TLS settings, deadline, retries,
 // hooks and client authentication.
 type RefreshEndpoint struct {
-	// TokenURL is the token endpoint.
+	// TokenURL is the token endpoint; "" means the step's own.
 	TokenURL string
 	// ClientID identifies the client; "" means the step's own client (the client_credentials
 	// client, or the BasicAuth user), and then ClientSecret must be "" too.
@@ -78,6 +78,30 @@ type RefreshEndpoint struct {
 	ClientSecret string
 }
 
+// Identity is how a step reaches its identity provider and proves who it is, beyond a
+// secret: a private CA, a client certificate (mutual TLS, RFC 8705), a key for signed JWT
+// assertions, and discovery of the token endpoint. Zero fields are not used.
+type Identity struct {
+	// CAFile is a PEM file of CA certificates trusted instead of the system store (as
+	// curl's --cacert).
+	CAFile string
+	// ClientCert and ClientKey are PEM files of the certificate chain and key presented for
+	// mutual TLS; with ClientAuth "tls_client_auth" they are the client's only credential.
+	ClientCert, ClientKey string
+	// JWTKey signs private_key_jwt client assertions (ClientAuth "private_key_jwt") and the
+	// jwt_bearer grant's assertion.
+	JWTKey *JWTKey
+	// Issuer, when set, makes the token endpoint the one in the issuer's metadata (RFC 8414,
+	// OpenID Connect Discovery), fetched once per issuer; it replaces the configured URL.
+	Issuer string
+}
+
+// JWTKey is a private key in a PEM file that signs JWTs: RSA for "RS256" and "PS256",
+// P-256 (PKCS#8) for "ES256", with an optional key id for the header.
+type JWTKey struct {
+	File, Alg, KID string
+}
+
 // BodyOptions configure a fetcher that reads the token from the JSON body answered by
 // BaseURL + Endpoint. Zero fields keep the library's defaults. Map entries are added in
 // sorted key order; values of Headers, Data and Query may hold {{step.field}} templates
@@ -85,6 +109,9 @@ type RefreshEndpoint struct {
 type BodyOptions struct {
 	// Name is the step name (required).
 	Name string
+	// ClientID and ClientSecret, when ClientID is set, are the client that authenticates
+	// the request as ClientAuth says (ClientSecret "" for key or certificate clients).
+	ClientID, ClientSecret string
 	// BaseURL and Endpoint make the token endpoint URL.
 	BaseURL, Endpoint string
 	// Method is "GET" or "POST" (default); with GET the data goes into the query string.
@@ -113,9 +140,13 @@ type BodyOptions struct {
 	// InsecureSkipVerify turns TLS certificate verification off (test servers only), for
 	// every request of the step, its refresh grant included.
 	InsecureSkipVerify bool
-	// ClientAuth is how the client authenticates, to the client_credentials grant and to
-	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
+	// ClientAuth is how the client authenticates, to its own grant and to the refresh
+	// endpoint: "client_secret_basic" ("" means this), "client_secret_post",
+	// "client_secret_jwt", "private_key_jwt" (with Identity.JWTKey), "tls_client_auth"
+	// (with Identity.ClientCert) or "none".
 	ClientAuth string
+	// Identity: private CA, client certificate, JWT key, discovery.
+	Identity
 	// RenewsDependents makes a pipeline renew this step's dependents at once whenever it
 	// renews this step (for servers that bind derived tokens to their parent); by default
 	// they keep their tokens and renew when they go stale themselves.
@@ -137,6 +168,8 @@ type BodyOptions struct {
 type HeaderOptions struct {
 	// Name is the step name (required).
 	Name string
+	// ClientID and ClientSecret: as in BodyOptions.
+	ClientID, ClientSecret string
 	// BaseURL and Endpoint make the endpoint URL.
 	BaseURL, Endpoint string
 	// Method is "GET" or "POST" (default).
@@ -163,9 +196,13 @@ type HeaderOptions struct {
 	// InsecureSkipVerify turns TLS certificate verification off (test servers only), for
 	// every request of the step, its refresh grant included.
 	InsecureSkipVerify bool
-	// ClientAuth is how the client authenticates, to the client_credentials grant and to
-	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
+	// ClientAuth is how the client authenticates, to its own grant and to the refresh
+	// endpoint: "client_secret_basic" ("" means this), "client_secret_post",
+	// "client_secret_jwt", "private_key_jwt" (with Identity.JWTKey), "tls_client_auth"
+	// (with Identity.ClientCert) or "none".
 	ClientAuth string
+	// Identity: private CA, client certificate, JWT key, discovery.
+	Identity
 	// RenewsDependents makes a pipeline renew this step's dependents at once whenever it
 	// renews this step (for servers that bind derived tokens to their parent); by default
 	// they keep their tokens and renew when they go stale themselves.
@@ -214,9 +251,13 @@ type ClientCredentialsOptions struct {
 	// InsecureSkipVerify turns TLS certificate verification off (test servers only), for
 	// every request of the step, its refresh grant included.
 	InsecureSkipVerify bool
-	// ClientAuth is how the client authenticates, to the client_credentials grant and to
-	// the refresh endpoint: "client_secret_basic" ("" means this) or "client_secret_post".
+	// ClientAuth is how the client authenticates, to its own grant and to the refresh
+	// endpoint: "client_secret_basic" ("" means this), "client_secret_post",
+	// "client_secret_jwt", "private_key_jwt" (with Identity.JWTKey), "tls_client_auth"
+	// (with Identity.ClientCert) or "none".
 	ClientAuth string
+	// Identity: private CA, client certificate, JWT key, discovery.
+	Identity
 	// RenewsDependents makes a pipeline renew this step's dependents at once whenever it
 	// renews this step (for servers that bind derived tokens to their parent); by default
 	// they keep their tokens and renew when they go stale themselves.
@@ -316,6 +357,8 @@ type common struct {
 	basic                  *BasicAuth
 	ttl, timeout           time.Duration
 	insecure               bool
+	identity               Identity
+	clientID, clientSecret string
 	clientAuth             string
 	renewsDependents       bool
 	retry                  *Retry
@@ -408,7 +451,7 @@ func build(cb *C.tokenforge_fetcher_builder, name string, o *common) (*Fetcher, 
 		b.check(C.tokenforge_fetcher_builder_add_dependency(cb, b.s(d)), fmt.Sprintf("dependency %q", d))
 	}
 	if r := o.refresh; r != nil {
-		b.check(C.tokenforge_fetcher_builder_set_refresh_endpoint(cb, b.s(r.TokenURL), b.optional(r.ClientID), b.optional(r.ClientSecret)),
+		b.check(C.tokenforge_fetcher_builder_set_refresh_endpoint(cb, b.optional(r.TokenURL), b.optional(r.ClientID), b.optional(r.ClientSecret)),
 			"refresh endpoint")
 	}
 	if o.renewsDependents {
@@ -416,6 +459,22 @@ func build(cb *C.tokenforge_fetcher_builder, name string, o *common) (*Fetcher, 
 	}
 	if o.clientAuth != "" {
 		b.check(C.tokenforge_fetcher_builder_set_client_auth(cb, b.s(o.clientAuth)), fmt.Sprintf("client authentication %q", o.clientAuth))
+	}
+	if o.clientID != "" {
+		b.check(C.tokenforge_fetcher_builder_set_client(cb, b.s(o.clientID), b.optional(o.clientSecret)), "client "+o.clientID)
+	}
+	id := o.identity
+	if id.CAFile != "" {
+		b.check(C.tokenforge_fetcher_builder_set_ca_file(cb, b.s(id.CAFile)), "CA file "+id.CAFile)
+	}
+	if id.ClientCert != "" || id.ClientKey != "" {
+		b.check(C.tokenforge_fetcher_builder_set_client_cert(cb, b.s(id.ClientCert), b.s(id.ClientKey)), "client certificate")
+	}
+	if k := id.JWTKey; k != nil {
+		b.check(C.tokenforge_fetcher_builder_set_jwt_key(cb, b.s(k.File), b.s(k.Alg), b.optional(k.KID)), fmt.Sprintf("JWT key %q (%s)", k.File, k.Alg))
+	}
+	if id.Issuer != "" {
+		b.check(C.tokenforge_fetcher_builder_set_issuer(cb, b.s(id.Issuer)), "issuer "+id.Issuer)
 	}
 	if b.err != nil {
 		C.tokenforge_fetcher_builder_free(cb)
@@ -480,6 +539,7 @@ func NewBodyFetcher(o BodyOptions) (*Fetcher, error) {
 		tokenField: o.TokenField, typeField: o.TokenTypeField, expiresField: o.ExpiresInField, rtField: o.RefreshTokenField,
 		defaultType: o.DefaultTokenType, basic: o.BasicAuth, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify,
 		clientAuth: o.ClientAuth, renewsDependents: o.RenewsDependents, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		identity: o.Identity, clientID: o.ClientID, clientSecret: o.ClientSecret,
 	})
 }
 
@@ -493,6 +553,7 @@ func NewHeaderFetcher(o HeaderOptions) (*Fetcher, error) {
 		tokenHeader: o.TokenHeader, tokenType: o.TokenType, basic: o.BasicAuth, ttl: o.TTL, timeout: o.Timeout,
 		insecure: o.InsecureSkipVerify, clientAuth: o.ClientAuth, renewsDependents: o.RenewsDependents, retry: o.Retry, dependsOn: o.DependsOn,
 		refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		identity: o.Identity, clientID: o.ClientID, clientSecret: o.ClientSecret,
 	})
 }
 
@@ -512,6 +573,105 @@ func NewClientCredentialsFetcher(o ClientCredentialsOptions) (*Fetcher, error) {
 		tokenField: o.TokenField, typeField: o.TokenTypeField, expiresField: o.ExpiresInField, rtField: o.RefreshTokenField,
 		defaultType: o.DefaultTokenType, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify,
 		clientAuth: o.ClientAuth, renewsDependents: o.RenewsDependents, retry: o.Retry, dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		identity: o.Identity,
+	})
+}
+
+// JWTBearerOptions configure the JWT bearer grant (RFC 7523 section 2.1, the flow of Google
+// service accounts): an assertion signed with Identity.JWTKey (required), with iss =
+// AssertionIssuer, sub = AssertionSubject (when set), aud = AssertionAudience (default: the
+// token endpoint), Scope (also sent as a parameter), a fresh jti, iat and exp
+// (AssertionLifetime, default 5 minutes, at most 1 hour), exchanged at TokenURL (or the
+// Identity.Issuer's token endpoint).
+type JWTBearerOptions struct {
+	Name, TokenURL                     string
+	AssertionIssuer, AssertionSubject  string
+	AssertionAudience, Scope           string
+	AssertionLifetime                  time.Duration
+	ClientID, ClientSecret, ClientAuth string
+	Identity
+	TTL, Timeout       time.Duration
+	InsecureSkipVerify bool
+	Retry              *Retry
+	DependsOn          []string
+	RequestHook        RequestHook
+	ErrorHook          ErrorHook
+}
+
+// NewJWTBearerFetcher builds a fetcher for the JWT bearer grant.
+func NewJWTBearerFetcher(o JWTBearerOptions) (*Fetcher, error) {
+	cb := newBuilder([]string{o.Name, o.TokenURL, o.AssertionIssuer, o.AssertionSubject, o.Scope}, true, func(s []*C.char) *C.tokenforge_fetcher_builder {
+		return C.tokenforge_fetcher_builder_new_jwt_bearer(s[0], s[1], s[2], s[3], s[4])
+	})
+	if cb != nil && o.AssertionAudience != "" {
+		a := cstr(o.AssertionAudience)
+		rc := C.tokenforge_fetcher_builder_set_assertion_audience(cb, a)
+		freeStr(a)
+		if rc != C.TOKENFORGE_RESULT_OK {
+			C.tokenforge_fetcher_builder_free(cb)
+			return nil, (&builder{name: o.Name}).fail(rc, "assertion audience")
+		}
+	}
+	if cb != nil && o.AssertionLifetime != 0 {
+		if rc := C.tokenforge_fetcher_builder_set_assertion_lifetime_ms(cb, C.int64_t(ceilMs(o.AssertionLifetime))); rc != C.TOKENFORGE_RESULT_OK {
+			C.tokenforge_fetcher_builder_free(cb)
+			return nil, (&builder{name: o.Name}).fail(rc, "assertion lifetime "+o.AssertionLifetime.String())
+		}
+	}
+	return build(cb, o.Name, &common{
+		ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify, clientAuth: o.ClientAuth, retry: o.Retry,
+		dependsOn: o.DependsOn, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		identity: o.Identity, clientID: o.ClientID, clientSecret: o.ClientSecret,
+	})
+}
+
+// TokenExchangeOptions configure token exchange (RFC 8693): SubjectToken (a template, such
+// as "{{user.access_token}}", of a step in DependsOn) of SubjectTokenType (default an access
+// token), and optionally an ActorToken, exchanged at TokenURL (or the Identity.Issuer's token
+// endpoint) for a token of RequestedTokenType for Audience, Resource and Scope. The answer's
+// issued_token_type is kept on the token (Token.Extra).
+type TokenExchangeOptions struct {
+	Name, TokenURL                         string
+	SubjectToken, SubjectTokenType         string
+	ActorToken, ActorTokenType             string
+	RequestedTokenType, Audience, Resource string
+	Scope                                  string
+	ClientID, ClientSecret, ClientAuth     string
+	Identity
+	TTL, Timeout       time.Duration
+	InsecureSkipVerify bool
+	Retry              *Retry
+	DependsOn          []string
+	RefreshEndpoint    *RefreshEndpoint
+	RequestHook        RequestHook
+	ErrorHook          ErrorHook
+}
+
+// NewTokenExchangeFetcher builds a fetcher for token exchange.
+func NewTokenExchangeFetcher(o TokenExchangeOptions) (*Fetcher, error) {
+	cb := newBuilder([]string{o.Name, o.TokenURL, o.SubjectToken, o.SubjectTokenType}, true, func(s []*C.char) *C.tokenforge_fetcher_builder {
+		return C.tokenforge_fetcher_builder_new_token_exchange(s[0], s[1], s[2], s[3])
+	})
+	if cb != nil && o.ActorToken != "" {
+		a, t := cstr(o.ActorToken), cstrOrNil(o.ActorTokenType)
+		rc := C.tokenforge_fetcher_builder_set_actor_token(cb, a, t)
+		freeStr(a)
+		freeStr(t)
+		if rc != C.TOKENFORGE_RESULT_OK {
+			C.tokenforge_fetcher_builder_free(cb)
+			return nil, (&builder{name: o.Name}).fail(rc, "actor token")
+		}
+	}
+	data := map[string]string{}
+	for k, v := range map[string]string{"requested_token_type": o.RequestedTokenType, "audience": o.Audience, "resource": o.Resource, "scope": o.Scope} {
+		if v != "" {
+			data[k] = v
+		}
+	}
+	return build(cb, o.Name, &common{
+		data: data, ttl: o.TTL, timeout: o.Timeout, insecure: o.InsecureSkipVerify, clientAuth: o.ClientAuth, retry: o.Retry,
+		dependsOn: o.DependsOn, refresh: o.RefreshEndpoint, requestHook: o.RequestHook, errorHook: o.ErrorHook,
+		identity: o.Identity, clientID: o.ClientID, clientSecret: o.ClientSecret,
 	})
 }
 

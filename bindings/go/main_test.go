@@ -17,8 +17,9 @@ import (
 	tokenforge "github.com/tokenforge/tokenforge/bindings/go"
 )
 
-// baseURL is the loopback token server that TestMain starts.
-var baseURL string
+// baseURL is the loopback token server that TestMain starts; tlsURL is its HTTPS twin, whose
+// certificate the test CA in caFile issued.
+var baseURL, tlsURL, caFile string
 
 // configureServer adjusts the test server's command before it starts (see
 // server_linux_test.go).
@@ -42,7 +43,12 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	portFile := filepath.Join(dir, "port")
-	cmd := exec.Command(bin, "--port-file", portFile, "--max-seconds", "600")
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.Mkdir(tlsDir, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		return 1
+	}
+	cmd := exec.Command(bin, "--port-file", portFile, "--tls-dir", tlsDir, "--max-seconds", "600")
 	cmd.Stdout = io.Discard
 	cmd.Stderr = os.Stderr
 	configureServer(cmd)
@@ -56,8 +62,12 @@ func run(m *testing.M) int {
 	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if b, err := os.ReadFile(portFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		b, err := os.ReadFile(portFile)
+		t, terr := os.ReadFile(filepath.Join(tlsDir, "port"))
+		if err == nil && terr == nil && len(strings.TrimSpace(string(b))) > 0 && len(strings.TrimSpace(string(t))) > 0 {
 			baseURL = "http://127.0.0.1:" + strings.TrimSpace(string(b))
+			tlsURL = "https://127.0.0.1:" + strings.TrimSpace(string(t))
+			caFile = filepath.Join(tlsDir, "ca.pem")
 			break
 		}
 		if time.Now().After(deadline) {

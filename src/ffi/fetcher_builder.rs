@@ -133,6 +133,78 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_new_client_credentials(
     })
 }
 
+/// A builder for the JWT bearer grant (RFC 7523 section 2.1, the flow of Google service
+/// accounts): POSTs `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with an
+/// assertion signed by the key of `tokenforge_fetcher_builder_set_jwt_key` (required), with
+/// `iss` = `issuer`, `sub` = `subject` (nullable), `aud` = the token endpoint (see
+/// `tokenforge_fetcher_builder_set_assertion_audience`), `scope` (nullable; also sent as a
+/// parameter), a fresh `jti`, `iat` and an `exp` 5 minutes later. Strings are copied. NULL
+/// when a required argument is NULL or a string is not UTF-8. Owned by the caller.
+/// Thread-safe.
+///
+/// # Safety
+/// Each string is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_new_jwt_bearer(
+    name: *const c_char,
+    token_url: *const c_char,
+    issuer: *const c_char,
+    subject: *const c_char,
+    scope: *const c_char,
+) -> *mut tokenforge_fetcher_builder {
+    guarded!(ptr::null_mut(), {
+        let args = || -> Result<FetcherBuilder> {
+            // SAFETY: the caller passes what the Safety section says.
+            unsafe {
+                Ok(FetcherBuilder::jwt_bearer(
+                    str_arg(name, "name")?,
+                    str_arg(token_url, "token_url")?,
+                    str_arg(issuer, "issuer")?,
+                    opt_str_arg(subject, "subject")?,
+                    opt_str_arg(scope, "scope")?,
+                ))
+            }
+        };
+        args().map_or(ptr::null_mut(), to_box)
+    })
+}
+
+/// A builder for token exchange (RFC 8693): POSTs
+/// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with `subject_token` (a
+/// template, usually, such as "{{user.access_token}}": declare that step a dependency) of
+/// `subject_token_type` (NULL: "urn:ietf:params:oauth:token-type:access_token").
+/// `requested_token_type`, `audience`, `resource` and `scope` are request data
+/// (`tokenforge_fetcher_builder_add_request_data`); `tokenforge_fetcher_builder_set_actor_token`
+/// adds an actor; `tokenforge_fetcher_builder_set_client` a client. The answer's
+/// `issued_token_type` is kept on the token (`tokenforge_token_extra`). Strings are copied.
+/// NULL when a required argument is NULL or a string is not UTF-8. Owned by the caller.
+/// Thread-safe.
+///
+/// # Safety
+/// Each string is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_new_token_exchange(
+    name: *const c_char,
+    token_url: *const c_char,
+    subject_token: *const c_char,
+    subject_token_type: *const c_char,
+) -> *mut tokenforge_fetcher_builder {
+    guarded!(ptr::null_mut(), {
+        let args = || -> Result<FetcherBuilder> {
+            // SAFETY: the caller passes what the Safety section says.
+            unsafe {
+                Ok(FetcherBuilder::token_exchange(
+                    str_arg(name, "name")?,
+                    str_arg(token_url, "token_url")?,
+                    str_arg(subject_token, "subject_token")?,
+                    opt_str_arg(subject_token_type, "subject_token_type")?,
+                ))
+            }
+        };
+        args().map_or(ptr::null_mut(), to_box)
+    })
+}
+
 /// Runs one setter: NULL builder or strings, invalid UTF-8 and bad values give
 /// `INVALID_ARGUMENT` and leave the builder as it was.
 ///
@@ -359,10 +431,15 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth_in_body(
     unsafe { set(b, |b| b.client_auth_in_body(in_body)) }
 }
 
-/// How the client authenticates, to the client_credentials grant and, for every kind of
-/// builder, to the refresh endpoint: "client_secret_basic" (or "basic", the default) or
-/// "client_secret_post" (or "post"). Copies `method`. `INVALID_ARGUMENT` for NULL, bad UTF-8
-/// or another method. One thread at a time.
+/// How the client authenticates, to its own grant and to the refresh endpoint:
+/// "client_secret_basic" (or "basic", the default), "client_secret_post" (or "post"),
+/// "client_secret_jwt" (an HS256 assertion signed with the secret), "private_key_jwt" (an
+/// assertion signed with the key of `tokenforge_fetcher_builder_set_jwt_key`; RFC 7523,
+/// OpenID Connect section 9: `iss` = `sub` = client id, `aud` = the token endpoint, a fresh
+/// `jti`, `iat`, `exp` a minute later, made for every request), "tls_client_auth" (or "tls":
+/// the client certificate of `tokenforge_fetcher_builder_set_client_cert`, RFC 8705) or
+/// "none" (a public client). Copies `method`. `INVALID_ARGUMENT` for NULL, bad UTF-8 or
+/// another method. One thread at a time.
 ///
 /// # Safety
 /// `b` is NULL or a live builder; `method` is NULL or NUL-terminated.
@@ -373,6 +450,131 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth(
 ) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.client_auth(ClientAuthMethod::parse(str_arg(method, "method")?)?)) }
+}
+
+/// Trusts the CA certificates in the PEM file `pem_path` instead of the system trust store
+/// (as curl's `--cacert`), for every request of the step. The file is read by build
+/// (`INVALID_ARGUMENT` there when it is missing or holds no certificate). Copies `pem_path`.
+/// `INVALID_ARGUMENT` for NULL, bad UTF-8 or empty. One thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; `pem_path` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ca_file(b: *mut tokenforge_fetcher_builder, pem_path: *const c_char) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.ca_file(str_arg(pem_path, "pem_path")?)) }
+}
+
+/// Mutual TLS (RFC 8705): presents the certificate chain in `cert_pem_path` with the private
+/// key in `key_pem_path` to servers that ask, for every request of the step. With
+/// `tokenforge_fetcher_builder_set_client_auth(b, "tls_client_auth")` the certificate is the
+/// client's only credential. The files are read by build (`INVALID_ARGUMENT` there, naming
+/// the file). Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8 or empty. One thread at a
+/// time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; the paths are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_cert(
+    b: *mut tokenforge_fetcher_builder,
+    cert_pem_path: *const c_char,
+    key_pem_path: *const c_char,
+) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.client_cert(str_arg(cert_pem_path, "cert_pem_path")?, str_arg(key_pem_path, "key_pem_path")?)) }
+}
+
+/// The client that authenticates the step's own request, for body, header, jwt_bearer and
+/// token_exchange builders (a client_credentials builder has its own), as
+/// `tokenforge_fetcher_builder_set_client_auth` says. `client_secret` NULL: a public client,
+/// or one that authenticates by key (private_key_jwt) or certificate (tls_client_auth).
+/// Copies both. `INVALID_ARGUMENT` for a NULL or empty id, or bad UTF-8. One thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client(
+    b: *mut tokenforge_fetcher_builder,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.client(str_arg(client_id, "client_id")?, opt_str_arg(client_secret, "client_secret")?)) }
+}
+
+/// The private key (PEM file; RSA for "RS256" and "PS256", P-256 PKCS#8 for "ES256") that
+/// signs the jwt_bearer assertion and `private_key_jwt` client assertions, with an optional
+/// `kid` (nullable) for their header. The file is read by build (`INVALID_ARGUMENT` there
+/// when it is missing or does not fit `alg`). Copies the strings. `INVALID_ARGUMENT` for
+/// NULL, bad UTF-8, an empty path, or an algorithm other than RS256, PS256 and ES256. One
+/// thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_jwt_key(
+    b: *mut tokenforge_fetcher_builder,
+    key_pem_path: *const c_char,
+    alg: *const c_char,
+    kid: *const c_char,
+) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe {
+        set(b, |b| b.jwt_key(str_arg(key_pem_path, "key_pem_path")?, str_arg(alg, "alg")?, opt_str_arg(kid, "kid")?))
+    }
+}
+
+/// Discovery (RFC 8414, OpenID Connect Discovery): the token endpoint is the one in the
+/// metadata of `issuer` (fetched through this step's fetcher at its first fetch, once per
+/// issuer and process, and checked: its `issuer` must be this one); it replaces the URL
+/// given to the constructor. Copies `issuer`. `INVALID_ARGUMENT` for NULL, bad UTF-8 or not
+/// an http(s) URL. One thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; `issuer` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_issuer(b: *mut tokenforge_fetcher_builder, issuer: *const c_char) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.issuer(str_arg(issuer, "issuer")?)) }
+}
+
+/// jwt_bearer builders: the assertion's `aud` (default: the token endpoint). Copies it.
+/// `INVALID_ARGUMENT` for NULL, bad UTF-8, empty, or another kind of builder. One thread at a
+/// time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; `audience` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_audience(b: *mut tokenforge_fetcher_builder, audience: *const c_char) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.assertion_audience(str_arg(audience, "audience")?)) }
+}
+
+/// jwt_bearer builders: how long the assertion is valid, 1000 to 3600000 ms (default 300000).
+/// `INVALID_ARGUMENT` out of range or for another kind of builder. One thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_lifetime_ms(b: *mut tokenforge_fetcher_builder, ms: i64) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.assertion_lifetime_ms(ms)) }
+}
+
+/// token_exchange builders: the actor token (a template, usually) and its type (NULL: an
+/// access token). Copies both. `INVALID_ARGUMENT` for NULL, bad UTF-8 or another kind of
+/// builder. One thread at a time.
+///
+/// # Safety
+/// `b` is NULL or a live builder; strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_actor_token(
+    b: *mut tokenforge_fetcher_builder,
+    actor_token: *const c_char,
+    actor_token_type: *const c_char,
+) -> ResultCode {
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { set(b, |b| b.actor_token(str_arg(actor_token, "actor_token")?, opt_str_arg(actor_token_type, "actor_token_type")?)) }
 }
 
 /// Lifetime given to every token of this fetcher, overriding the response's `expires_in`.
@@ -509,7 +711,8 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_error_hook(
 }
 
 /// In a pipeline, a cached token that carries a refresh token is renewed at `token_url`
-/// (`grant_type=refresh_token`) before falling back to a full fetch on `invalid_grant`. The
+/// (NULL: the step's own token endpoint; `grant_type=refresh_token`) before falling back to
+/// a full fetch on `invalid_grant`. The
 /// refresh request is sent the way of the step's own: the same TLS settings, deadline,
 /// retries (never retried once it may have reached the server), request hook, error hook and
 /// client authentication method. `client_id` NULL: the step's own client (the

@@ -168,21 +168,67 @@ fn step_builder(step: &Value, n: usize) -> Result<FetcherBuilder> {
                 FetcherBuilder::header(&name, &base_url, &endpoint)
             }
         }
-        "client_credentials" => {
-            let token_url = required(&mut map, "token_url", &name)?;
-            let id = required(&mut map, "client_id", &name)?;
-            let secret = required(&mut map, "client_secret", &name)?;
-            let scope = match take(&mut map, "scope") {
-                Some(v) => Some(string(&v, &At { step: &name, field: "scope" })?),
-                None => None,
+        "client_credentials" | "jwt_bearer" | "token_exchange" => {
+            // The token endpoint: "token_url", or discovered from "issuer" (applied below).
+            let token_url = match (take(&mut map, "token_url"), map.contains_key("issuer")) {
+                (Some(v), _) => string(&v, &At { step: &name, field: "token_url" })?,
+                (None, true) => String::new(),
+                (None, false) => return Err(At { step: &name, field: "token_url" }.error("is required (or \"issuer\")")),
             };
-            FetcherBuilder::client_credentials(&name, &token_url, &id, &secret, scope.as_deref())
+            let optional = |map: &mut Map<String, Value>, key: &str| -> Result<Option<String>> {
+                take(map, key).map(|v| string(&v, &At { step: &name, field: key })).transpose()
+            };
+            let scope = optional(&mut map, "scope")?;
+            match kind.as_str() {
+                "client_credentials" => {
+                    let id = required(&mut map, "client_id", &name)?;
+                    let secret = optional(&mut map, "client_secret")?.unwrap_or_default();
+                    FetcherBuilder::client_credentials(&name, &token_url, &id, &secret, scope.as_deref())
+                }
+                "jwt_bearer" => {
+                    let issuer = required(&mut map, "assertion_issuer", &name)?;
+                    let subject = optional(&mut map, "assertion_subject")?;
+                    FetcherBuilder::jwt_bearer(&name, &token_url, &issuer, subject.as_deref(), scope.as_deref())
+                }
+                _ => {
+                    let subject = required(&mut map, "subject_token", &name)?;
+                    let subject_type = optional(&mut map, "subject_token_type")?;
+                    let mut b = FetcherBuilder::token_exchange(&name, &token_url, &subject, subject_type.as_deref());
+                    if let Some(scope) = scope {
+                        b.request_data("scope", &scope)?;
+                    }
+                    b
+                }
+            }
         }
         other => {
-            return Err(At { step: &name, field: "kind" }
-                .error(format!("\"{other}\" is not body, header or client_credentials")))
+            return Err(At { step: &name, field: "kind" }.error(format!(
+                "\"{other}\" is not body, header, client_credentials, jwt_bearer or token_exchange"
+            )))
         }
     };
+    // Options that come in pairs.
+    let mut pair = |first: &str, second: &str| -> Result<Option<(String, Option<String>)>> {
+        let a = take(&mut map, first).map(|v| string(&v, &At { step: &name, field: first })).transpose()?;
+        let b = take(&mut map, second).map(|v| string(&v, &At { step: &name, field: second })).transpose()?;
+        match (a, b) {
+            (Some(a), b) => Ok(Some((a, b))),
+            (None, Some(_)) => Err(At { step: &name, field: second }.error(format!("needs \"{first}\""))),
+            (None, None) => Ok(None),
+        }
+    };
+    let at = |field: &'static str| At { step: &name, field };
+    match pair("client_cert", "client_key")? {
+        Some((cert, Some(key))) => b.client_cert(&cert, &key).map_err(|e| at("client_cert").error(e.message()))?,
+        Some((_, None)) => return Err(at("client_cert").error("needs \"client_key\"")),
+        None => {}
+    }
+    if let Some((id, secret)) = pair("client_id", "client_secret")? {
+        b.client(&id, secret.as_deref()).map_err(|e| at("client_id").error(e.message()))?;
+    }
+    if let Some((token, kind)) = pair("actor_token", "actor_token_type")? {
+        b.actor_token(&token, kind.as_deref()).map_err(|e| at("actor_token").error(e.message()))?;
+    }
     let keys: Vec<String> = map.keys().cloned().collect();
     for key in keys {
         let value = map.remove(&key).expect("listed");
@@ -218,6 +264,19 @@ fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()
         "token_header" => b.token_header(&string(v, at)?),
         "token_type" => b.token_type(&string(v, at)?),
         "client_auth" => b.client_auth(ClientAuthMethod::parse(&string(v, at)?)?),
+        "ca_file" => b.ca_file(&string(v, at)?),
+        "jwt_key" => {
+            let mut m = object(v, at)?.clone();
+            let file = string(&take(&mut m, "file").ok_or_else(|| at.error("needs \"file\""))?, at)?;
+            let alg = string(&take(&mut m, "alg").ok_or_else(|| at.error("needs \"alg\""))?, at)?;
+            let kid = take(&mut m, "kid").map(|v| string(&v, at)).transpose()?;
+            no_leftovers(&m, at)?;
+            b.jwt_key(&file, &alg, kid.as_deref())
+        }
+        "issuer" => b.issuer(&string(v, at)?),
+        "assertion_audience" => b.assertion_audience(&string(v, at)?),
+        "assertion_lifetime_ms" => b.assertion_lifetime_ms(integer(v, at)?),
+        "requested_token_type" | "audience" | "resource" => b.request_data(key, &string(v, at)?),
         "basic_auth" => {
             let mut m = object(v, at)?.clone();
             let user = string(&take(&mut m, "user").ok_or_else(|| at.error("needs \"user\""))?, at)?;
@@ -300,6 +359,32 @@ mod tests {
         .unwrap();
         let names: Vec<&str> = p.steps().map(|s| s.as_str()).collect();
         assert_eq!(names, ["device_token", "app_token", "user_token"]);
+    }
+
+    #[test]
+    fn identity_provider_steps_parse() {
+        let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/test-rsa-key.pem");
+        let p = from_json(&format!(
+            r#"{{"steps":[
+              {{"name":"svc","kind":"client_credentials","issuer":"https://idp.example","client_id":"svc",
+                "client_auth":"private_key_jwt","jwt_key":{{"file":"{key}","alg":"PS256","kid":"k1"}}}},
+              {{"name":"sa","kind":"jwt_bearer","token_url":"https://oauth2.example/token",
+                "assertion_issuer":"sa@example","assertion_subject":"u@example","scope":"s",
+                "jwt_key":{{"file":"{key}","alg":"RS256"}},"assertion_lifetime_ms":3600000}},
+              {{"name":"user","kind":"token_exchange","issuer":"https://idp.example","depends_on":["svc","sa"],
+                "subject_token":"{{{{svc.access_token}}}}","actor_token":"{{{{sa.access_token}}}}",
+                "requested_token_type":"urn:ietf:params:oauth:token-type:access_token","audience":"api",
+                "client_id":"exch","client_secret":"s","client_auth":"client_secret_post"}}
+            ]}}"#
+        ))
+        .unwrap();
+        assert_eq!(p.steps().count(), 3);
+        let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"https://h","client_key":"k.pem"}]}"#);
+        assert!(e.message().contains("client_cert"), "{}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"jwt_bearer","token_url":"https://h","assertion_issuer":"i"}]}"#);
+        assert!(e.message().contains("jwt_key"), "{}", e.message());
+        let e = err(r#"{"steps":[{"name":"a","kind":"client_credentials","client_id":"i"}]}"#);
+        assert!(e.message().contains("token_url"), "{}", e.message());
     }
 
     #[test]

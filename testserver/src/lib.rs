@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `/health` | 200 `ok` |
 //! | `/echo` | a token whose extra fields describe the request: `method`, `query`, `body`, `content_type`, `header.<lower-case name>` |
-//! | `/oauth/token` | OAuth2: `client_credentials` (client `X` has secret `X-secret`, Basic or body; scope `offline` adds a refresh token) and `refresh_token` (rotates, and a used refresh token is refused with `invalid_grant`, as real servers do; `rt-static` is never rotated); RFC 6749 errors otherwise. `hits("grant:<type>")` counts each grant type, `hits("grant:rejected")` the reused refresh tokens |
+//! | `/oauth/token` | OAuth2 (client assertions verified against the keys of `add_jwt_key`, every claim checked, each `jti` once; a client with a certificate, over mutual TLS, by its `client_id` alone; `jwt-bearer` and `token-exchange` grants too): `client_credentials` (client `X` has secret `X-secret`, Basic or body; scope `offline` adds a refresh token) and `refresh_token` (rotates, and a used refresh token is refused with `invalid_grant`, as real servers do; `rt-static` is never rotated); RFC 6749 errors otherwise. `hits("grant:<type>")` counts each grant type, `hits("grant:rejected")` the reused refresh tokens |
 //! | `/v1/app/token` | `{"token":"app-N","expires_in":3600}` for valid `client_id`/`client_secret` data |
 //! | `/v1/user/token` | user token for `username`/`password` data and a valid `X-App-Token` header |
 //! | `/device/register` | header `X-Device-Token: dev-N` for an `X-Device-ID` header |
@@ -32,6 +32,8 @@
 //! | `/_break/<key>`, `/_fix/<key>` | break or mend `/switch/<key>` |
 //! | `/_count/<path>` | `{"access_token":"count","count":N}`: how many requests `/<path>` has had |
 //! | `/faulty/<key>` | a token `<key>-N`, except that a share of requests fail (set with `/_faults`): half 503 with an OAuth `temporarily_unavailable` body, a quarter a dropped connection, a quarter a token held 0.3 s; 503 for all while `key` is broken (`/_break`) |
+//! | `/_jwt_key` | registers the key verifying the JWT assertions of `issuer` (form: `issuer`, `alg`, `key`: a PKCS#8 PEM private key, or the HS256 secret) |
+//! | `/.well-known/openid-configuration`, `/mismatch/...`, `/.well-known/oauth-authorization-server/tenant` | authorization server metadata (the last at RFC 8414's location only; `/mismatch` names another issuer) |
 //! | `/_faults/<key>/<permille>` | sets the failing share of `/faulty/<key>` (0 to 1000) |
 //! | `/custom/auth` | `{"custom_token":…,"ttl":3600,"session":…}` for an `X-API-Key` header and a JSON body `{"action":"authenticate"}` |
 //!
@@ -462,6 +464,17 @@ fn handle(req: &Request, state: &State, out: &mut dyn Write) -> bool {
                 Answer::json(200, token_json(&state.next(key), 3600, ""))
             }
         },
+        ["_jwt_key"] => {
+            // Registers a key for JWT assertions, for tests in other processes (Go, C++).
+            let d = req.data();
+            match (d.get("issuer"), d.get("alg"), d.get("key")) {
+                (Some(issuer), Some(alg), Some(key)) => {
+                    state.verifier.keys.lock().unwrap().insert(issuer.clone(), jwt::VerifyKey::new(alg, key));
+                    Answer::json(200, r#"{"access_token":"ok"}"#.into())
+                }
+                _ => oauth_error(400, "invalid_request", "issuer, alg and key required"),
+            }
+        }
         ["_faults", key, permille] => {
             state.faults.lock().unwrap().insert(key.to_string(), permille.parse::<u64>().unwrap_or(0).min(1000));
             Answer::json(200, r#"{"access_token":"ok"}"#.into())

@@ -54,6 +54,7 @@ enum class ErrorCode : int {
   Dependency = TOKENFORGE_RESULT_DEPENDENCY,
   Callback = TOKENFORGE_RESULT_CALLBACK,
   Storage = TOKENFORGE_RESULT_STORAGE,
+  Tls = TOKENFORGE_RESULT_TLS,
   Panic = TOKENFORGE_RESULT_PANIC,
 };
 
@@ -572,6 +573,22 @@ class FetcherBuilder {
   static FetcherBuilder header(const std::string &name, const std::string &base_url, const std::string &endpoint) {
     return make(tokenforge_fetcher_builder_new_header(name.c_str(), base_url.c_str(), endpoint.c_str()));
   }
+  /// The JWT bearer grant (RFC 7523 section 2.1, Google service accounts): an assertion
+  /// signed with the key of set_jwt_key (required), iss = issuer, sub = subject.
+  static FetcherBuilder jwt_bearer(const std::string &name, const std::string &token_url, const std::string &issuer,
+                                   const std::optional<std::string> &subject = std::nullopt,
+                                   const std::optional<std::string> &scope = std::nullopt) {
+    return make(tokenforge_fetcher_builder_new_jwt_bearer(name.c_str(), token_url.c_str(), issuer.c_str(),
+                                                          detail::c_str(subject), detail::c_str(scope)));
+  }
+  /// Token exchange (RFC 8693): subject_token (a template, usually) exchanged for another
+  /// token; requested_token_type, audience, resource and scope are request data.
+  static FetcherBuilder token_exchange(const std::string &name, const std::string &token_url,
+                                       const std::string &subject_token,
+                                       const std::optional<std::string> &subject_token_type = std::nullopt) {
+    return make(tokenforge_fetcher_builder_new_token_exchange(name.c_str(), token_url.c_str(), subject_token.c_str(),
+                                                              detail::c_str(subject_token_type)));
+  }
   /// The OAuth2 client_credentials grant at `token_url`, the client authenticated by HTTP
   /// Basic unless set_client_auth_in_body(true).
   static FetcherBuilder client_credentials(const std::string &name, const std::string &token_url,
@@ -660,6 +677,38 @@ class FetcherBuilder {
   /// Whether the TLS certificate is verified (default true).
   FetcherBuilder &set_verify_tls(bool verify) {
     return check(tokenforge_fetcher_builder_set_verify_tls(ptr_.get(), verify), "set_verify_tls");
+  }
+  /// Trusts the CA certificates in a PEM file instead of the system store.
+  FetcherBuilder &set_ca_file(const std::string &pem_path) {
+    return check(tokenforge_fetcher_builder_set_ca_file(ptr_.get(), pem_path.c_str()), "set_ca_file");
+  }
+  /// Mutual TLS: the certificate chain and key (PEM files) presented to servers that ask.
+  FetcherBuilder &set_client_cert(const std::string &cert_pem_path, const std::string &key_pem_path) {
+    return check(tokenforge_fetcher_builder_set_client_cert(ptr_.get(), cert_pem_path.c_str(), key_pem_path.c_str()),
+                 "set_client_cert");
+  }
+  /// The client of a body, header, jwt_bearer or token_exchange step.
+  FetcherBuilder &set_client(const std::string &client_id, const std::optional<std::string> &client_secret = std::nullopt) {
+    return check(tokenforge_fetcher_builder_set_client(ptr_.get(), client_id.c_str(), detail::c_str(client_secret)),
+                 "set_client");
+  }
+  /// The key (PEM file) signing private_key_jwt assertions and the jwt_bearer assertion:
+  /// "RS256", "PS256" or "ES256".
+  FetcherBuilder &set_jwt_key(const std::string &key_pem_path, const std::string &alg,
+                              const std::optional<std::string> &kid = std::nullopt) {
+    return check(tokenforge_fetcher_builder_set_jwt_key(ptr_.get(), key_pem_path.c_str(), alg.c_str(), detail::c_str(kid)),
+                 "set_jwt_key");
+  }
+  /// Discovery: the token endpoint is the one in the issuer's metadata.
+  FetcherBuilder &set_issuer(const std::string &issuer) {
+    return check(tokenforge_fetcher_builder_set_issuer(ptr_.get(), issuer.c_str()), "set_issuer");
+  }
+  /// token_exchange: the actor token (a template, usually) and its type.
+  FetcherBuilder &set_actor_token(const std::string &actor_token,
+                                  const std::optional<std::string> &actor_token_type = std::nullopt) {
+    return check(
+        tokenforge_fetcher_builder_set_actor_token(ptr_.get(), actor_token.c_str(), detail::c_str(actor_token_type)),
+        "set_actor_token");
   }
   /// In a pipeline, a renewal of this step renews its dependents at once (default: false).
   FetcherBuilder &set_renews_dependents(bool renews) {

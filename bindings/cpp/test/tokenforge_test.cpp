@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +37,9 @@ void PrintTo(ErrorCode code, std::ostream *os) { *os << tokenforge_result_name(s
 
 namespace {
 
-std::string g_url;  // http://127.0.0.1:PORT of the test server
+std::string g_url;      // http://127.0.0.1:PORT of the test server
+std::string g_tls_url;  // https://127.0.0.1:PORT of its HTTPS twin
+std::string g_ca_file;  // the test CA that issued the HTTPS twin's certificate
 
 // Starts tokenforge-testserver with --port-file in a temporary directory; kills it at the end
 // (and, through PR_SET_PDEATHSIG, if this process dies first).
@@ -46,20 +50,24 @@ class TestServer : public ::testing::Environment {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
     const std::string port_file = dir_ + "/port";
+    const std::string tls_dir = dir_ + "/tls";
+    ASSERT_EQ(mkdir(tls_dir.c_str(), 0700), 0);
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);
       freopen("/dev/null", "w", stdout);  // its PORT= line
-      execl(TOKENFORGE_TESTSERVER, TOKENFORGE_TESTSERVER, "--port-file", port_file.c_str(), "--max-seconds", "600",
-            static_cast<char *>(nullptr));
+      execl(TOKENFORGE_TESTSERVER, TOKENFORGE_TESTSERVER, "--port-file", port_file.c_str(), "--tls-dir",
+            tls_dir.c_str(), "--max-seconds", "600", static_cast<char *>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 200; ++i) {
-      std::ifstream in(port_file);
-      int port = 0;
-      if (in >> port && port > 0) {
+      std::ifstream in(port_file), tls_in(tls_dir + "/port");
+      int port = 0, tls_port = 0;
+      if (in >> port && port > 0 && tls_in >> tls_port && tls_port > 0) {
         g_url = "http://127.0.0.1:" + std::to_string(port);
+        g_tls_url = "https://127.0.0.1:" + std::to_string(tls_port);
+        g_ca_file = tls_dir + "/ca.pem";
         return;
       }
       ASSERT_EQ(waitpid(pid_, nullptr, WNOHANG), 0) << "tokenforge-testserver exited";
@@ -700,6 +708,48 @@ TEST(EventHook, ExceptionsAreDropped) {
   });
   EXPECT_TRUE(starts_with(p.get("user").access_token(), "user-"));
   EXPECT_GT(calls, 0);
+}
+
+// ---- identity providers ----
+
+// A private CA trusted through set_ca_file; without it a TLS error naming the reason.
+TEST(Identity, PrivateCaAndTlsErrors) {
+  tf::Token t = tf::FetcherBuilder::body("tls", g_tls_url, "/echo").set_ca_file(g_ca_file).build().fetch();
+  EXPECT_EQ(t.access_token(), "echo-token");
+  const tf::Error e = error_of([&] { tf::FetcherBuilder::body("tls", g_tls_url, "/echo").build().fetch(); });
+  EXPECT_EQ(e.code(), ErrorCode::Tls);
+  EXPECT_TRUE(contains(e.what(), "unknown issuer")) << e.what();
+}
+
+// private_key_jwt over HTTPS, then token exchange of that token.
+TEST(Identity, PrivateKeyJwtThenTokenExchange) {
+  const std::string key = std::string(TOKENFORGE_SOURCE_DIR) + "/tests/data/test-rsa-key.pem";
+  std::ifstream in(key);
+  const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  tf::FetcherBuilder::body("register", g_tls_url, "/_jwt_key")
+      .set_ca_file(g_ca_file)
+      .add_request_data("issuer", "cpp-svc")
+      .add_request_data("alg", "RS256")
+      .add_request_data("key", pem)
+      .build()
+      .fetch();
+  tf::Pipeline p;
+  p.add(tf::FetcherBuilder::client_credentials("svc", g_tls_url + "/oauth/token", "cpp-svc", "")
+            .set_client_auth("private_key_jwt")
+            .set_jwt_key(key, "RS256", std::string("k1"))
+            .set_ca_file(g_ca_file)
+            .build());
+  p.add(tf::FetcherBuilder::token_exchange("user", g_tls_url + "/oauth/token", "{{svc.access_token}}")
+            .add_dependency("svc")
+            .add_request_data("audience", "https://api.example")
+            .set_ca_file(g_ca_file)
+            .build());
+  const tf::Token user = p.get("user");
+  EXPECT_TRUE(starts_with(user.access_token(), "tx-")) << user.access_token();
+  EXPECT_EQ(user.extra("issued_token_type"), "urn:ietf:params:oauth:token-type:access_token");
+  EXPECT_EQ(p.get("svc").extra("client_auth"), "private_key_jwt");
+  EXPECT_EQ(error_of([&] { tf::FetcherBuilder::body("x", g_url, "/t").set_jwt_key(key, "HS256"); }).code(),
+            ErrorCode::InvalidArgument);
 }
 
 // ---- storage ----
