@@ -42,6 +42,7 @@ static tokenforge_result fetch_once(const char *endpoint, tokenforge_error **err
 
 static void test_basics(void) {
   CHECK(strcmp(tokenforge_result_name(TOKENFORGE_RESULT_TIMEOUT), "TIMEOUT") == 0);
+  CHECK(strcmp(tokenforge_result_name(TOKENFORGE_RESULT_TLS), "TLS") == 0);
   CHECK(strcmp(tokenforge_result_name((tokenforge_result)12345), "UNKNOWN") == 0);
   CHECK(strchr(tokenforge_version(), '.') != NULL);
   tokenforge_string_free(NULL);
@@ -88,6 +89,18 @@ static void test_tokens(void) {
   CHECK(!tokenforge_token_is_expired(t, 1000000));
   CHECK(tokenforge_token_extra(t, "x") == NULL);
   CHECK(tokenforge_token_extra(t, NULL) == NULL);
+  /* Extra fields for custom fetchers: an id_token, a scope. */
+  tokenforge_token *x = tokenforge_token_with_extra(t, "id_token", "eyJ.x.y");
+  tokenforge_token *y = tokenforge_token_with_extra(x, "scope", "read write");
+  CHECK(x != NULL && y != NULL);
+  CHECK(y && strcmp(tokenforge_token_extra(y, "id_token"), "eyJ.x.y") == 0);
+  CHECK(y && strcmp(tokenforge_token_scope(y), "read write") == 0);
+  CHECK(tokenforge_token_extra(t, "id_token") == NULL); /* t itself is unchanged */
+  CHECK(tokenforge_token_with_extra(t, "", "v") == NULL);
+  CHECK(tokenforge_token_with_extra(t, "k", NULL) == NULL);
+  CHECK(tokenforge_token_with_extra(NULL, "k", "v") == NULL);
+  tokenforge_token_free(x);
+  tokenforge_token_free(y);
   tokenforge_token *c = tokenforge_token_clone(t);
   tokenforge_token_free(t);
   CHECK(strcmp(tokenforge_token_access_token(c), "abc") == 0);
