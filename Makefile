@@ -30,7 +30,7 @@ PREFIX         ?= /usr/local
 VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis tools clean
+.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis tools check-peers clean
 
 all: lib
 
@@ -146,6 +146,11 @@ bench: redis
 	$(CARGO) bench --bench pipeline
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
+
+## Opt-in: tokenforge's requests against real identity providers (Keycloak 26 and
+## panva/oidc-provider 9 from ../shared/peers, started on loopback; slow to install).
+check-peers: lib
+	tests/peers/check.sh
 
 clean:
 	$(CARGO) clean
