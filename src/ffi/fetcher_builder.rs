@@ -460,7 +460,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_auth(
 /// # Safety
 /// `b` is NULL or a live builder; `pem_path` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ca_file(b: *mut tokenforge_fetcher_builder, pem_path: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_ca_file(
+    b: *mut tokenforge_fetcher_builder,
+    pem_path: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.ca_file(str_arg(pem_path, "pem_path")?)) }
 }
@@ -481,7 +484,9 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_client_cert(
     key_pem_path: *const c_char,
 ) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
-    unsafe { set(b, |b| b.client_cert(str_arg(cert_pem_path, "cert_pem_path")?, str_arg(key_pem_path, "key_pem_path")?)) }
+    unsafe {
+        set(b, |b| b.client_cert(str_arg(cert_pem_path, "cert_pem_path")?, str_arg(key_pem_path, "key_pem_path")?))
+    }
 }
 
 /// The client that authenticates the step's own request, for body, header, jwt_bearer and
@@ -533,7 +538,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_jwt_key(
 /// # Safety
 /// `b` is NULL or a live builder; `issuer` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_issuer(b: *mut tokenforge_fetcher_builder, issuer: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_issuer(
+    b: *mut tokenforge_fetcher_builder,
+    issuer: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.issuer(str_arg(issuer, "issuer")?)) }
 }
@@ -545,7 +553,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_issuer(b: *mut tokenforg
 /// # Safety
 /// `b` is NULL or a live builder; `audience` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_audience(b: *mut tokenforge_fetcher_builder, audience: *const c_char) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_audience(
+    b: *mut tokenforge_fetcher_builder,
+    audience: *const c_char,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.assertion_audience(str_arg(audience, "audience")?)) }
 }
@@ -556,7 +567,10 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_audience(b: *m
 /// # Safety
 /// `b` is NULL or a live builder.
 #[no_mangle]
-pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_lifetime_ms(b: *mut tokenforge_fetcher_builder, ms: i64) -> ResultCode {
+pub unsafe extern "C" fn tokenforge_fetcher_builder_set_assertion_lifetime_ms(
+    b: *mut tokenforge_fetcher_builder,
+    ms: i64,
+) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
     unsafe { set(b, |b| b.assertion_lifetime_ms(ms)) }
 }
@@ -574,7 +588,11 @@ pub unsafe extern "C" fn tokenforge_fetcher_builder_set_actor_token(
     actor_token_type: *const c_char,
 ) -> ResultCode {
     // SAFETY: the caller passes what the Safety section says.
-    unsafe { set(b, |b| b.actor_token(str_arg(actor_token, "actor_token")?, opt_str_arg(actor_token_type, "actor_token_type")?)) }
+    unsafe {
+        set(b, |b| {
+            b.actor_token(str_arg(actor_token, "actor_token")?, opt_str_arg(actor_token_type, "actor_token_type")?)
+        })
+    }
 }
 
 /// Lifetime given to every token of this fetcher, overriding the response's `expires_in`.

@@ -173,7 +173,9 @@ fn step_builder(step: &Value, n: usize) -> Result<FetcherBuilder> {
             let token_url = match (take(&mut map, "token_url"), map.contains_key("issuer")) {
                 (Some(v), _) => string(&v, &At { step: &name, field: "token_url" })?,
                 (None, true) => String::new(),
-                (None, false) => return Err(At { step: &name, field: "token_url" }.error("is required (or \"issuer\")")),
+                (None, false) => {
+                    return Err(At { step: &name, field: "token_url" }.error("is required (or \"issuer\")"))
+                }
             };
             let optional = |map: &mut Map<String, Value>, key: &str| -> Result<Option<String>> {
                 take(map, key).map(|v| string(&v, &At { step: &name, field: key })).transpose()
@@ -202,9 +204,8 @@ fn step_builder(step: &Value, n: usize) -> Result<FetcherBuilder> {
             }
         }
         other => {
-            return Err(At { step: &name, field: "kind" }.error(format!(
-                "\"{other}\" is not body, header, client_credentials, jwt_bearer or token_exchange"
-            )))
+            return Err(At { step: &name, field: "kind" }
+                .error(format!("\"{other}\" is not body, header, client_credentials, jwt_bearer or token_exchange")))
         }
     };
     // Options that come in pairs.
