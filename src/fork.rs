@@ -16,6 +16,30 @@ extern "C" fn in_child() {
     crate::storage::close_inherited_locks();
 }
 
+/// Installs the handler when the library is loaded, before any thread of the program can
+/// fork, so that the `Once` below is complete in every child (a `Once` that a parent thread
+/// was running when it forked would never complete in the child). Where the linker leaves
+/// this out (a static archive member nothing else pulls in), the first use installs it.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+#[used]
+#[link_section = ".init_array"]
+static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
+
+#[cfg(target_os = "macos")]
+#[used]
+#[link_section = "__DATA,__mod_init_func"]
+static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
+
+extern "C" fn install_at_load() {
+    let _ = generation();
+}
+
 /// The number of forks between the process that started the library and this one: 0 in the
 /// original process, higher in its children. One atomic load.
 pub fn generation() -> u64 {

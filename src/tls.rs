@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::fork;
 use arc_swap::ArcSwapOption;
-use once_cell::sync::Lazy;
+use once_cell::race::OnceBox;
 use std::sync::Arc;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
@@ -24,16 +24,33 @@ pub struct Tls {
 
 /// The system trust store, read once: what `SSL_CERT_FILE` / `SSL_CERT_DIR` name, else the
 /// operating system's certificates; the bundled Mozilla roots when neither gives any.
-static SYSTEM_ROOTS: Lazy<RootCerts> = Lazy::new(|| {
-    let found = rustls_native_certs::load_native_certs();
-    if found.certs.is_empty() {
-        return RootCerts::WebPki;
-    }
-    found.certs.iter().map(|c| Certificate::from_der(c.as_ref()).to_owned()).collect::<Vec<_>>().into()
-});
+///
+/// The process-wide values here are `race::OnceBox`es, never a `Lazy`: reading the store
+/// takes milliseconds, and a `Lazy` that a parent thread was initialising when the process
+/// forked would make every use in the child wait forever. A `OnceBox` never waits; two
+/// threads (or a child) may each compute the value and one of them is kept.
+static SYSTEM_ROOTS: OnceBox<RootCerts> = OnceBox::new();
 
-static DEFAULT: Lazy<Arc<Tls>> = Lazy::new(|| Arc::new(Tls::plain(true)));
-static UNVERIFIED: Lazy<Arc<Tls>> = Lazy::new(|| Arc::new(Tls::plain(false)));
+fn system_roots() -> RootCerts {
+    SYSTEM_ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            Box::new(if found.certs.is_empty() {
+                RootCerts::WebPki
+            } else {
+                found.certs.iter().map(|c| Certificate::from_der(c.as_ref()).to_owned()).collect::<Vec<_>>().into()
+            })
+        })
+        .clone()
+}
+
+static DEFAULT: OnceBox<Arc<Tls>> = OnceBox::new();
+static UNVERIFIED: OnceBox<Arc<Tls>> = OnceBox::new();
+
+fn shared(verify: bool) -> Arc<Tls> {
+    let cell = if verify { &DEFAULT } else { &UNVERIFIED };
+    cell.get_or_init(|| Box::new(Arc::new(Tls::plain(verify)))).clone()
+}
 
 fn read(what: &str, path: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::invalid_argument(format!("cannot read the {what} \"{path}\": {e}")))
@@ -80,7 +97,7 @@ impl Tls {
     /// `INVALID_ARGUMENT`, naming the file.
     pub fn new(verify: bool, ca_file: Option<&str>, client_cert: Option<(&str, &str)>) -> Result<Arc<Tls>> {
         if ca_file.is_none() && client_cert.is_none() {
-            return Ok(if verify { DEFAULT.clone() } else { UNVERIFIED.clone() });
+            return Ok(shared(verify));
         }
         let roots = ca_file.map(|f| certificates("CA file", f)).transpose()?.map(Arc::new);
         let client = match client_cert {
@@ -95,7 +112,7 @@ impl Tls {
 
     /// The shared settings: system trust store, verified.
     pub fn system() -> Arc<Tls> {
-        DEFAULT.clone()
+        shared(true)
     }
 
     pub fn verifies(&self) -> bool {
@@ -106,7 +123,7 @@ impl Tls {
     pub(crate) fn config(&self) -> TlsConfig {
         let roots = match &self.roots {
             Some(certs) => RootCerts::Specific(certs.clone()),
-            None => SYSTEM_ROOTS.clone(),
+            None => system_roots(),
         };
         TlsConfig::builder()
             .root_certs(roots)

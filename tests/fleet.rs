@@ -10,7 +10,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 use tokenforge::pipeline::{from_json, EventKind, Pipeline};
 use tokenforge::storage::{FileStorage, RedisStorage, TokenStorage};
-use tokenforge::ResultCode;
+use tokenforge::{ResultCode, Token};
 use tokenforge_testserver::fleet::{processes, Redis, TempDir};
 use tokenforge_testserver::Server;
 
@@ -177,6 +177,79 @@ fn gets_go_on_while_redis_is_down_and_sharing_comes_back_with_it() {
     let t = p.get("d").unwrap();
     let stored = direct.retrieve("tokenforge:d").unwrap().expect("written again once Redis is back");
     assert_eq!(stored.access_token(), t.access_token());
+}
+
+fn stored(text: &str) -> Arc<Token> {
+    Arc::new(Token::new(text, None, Some(tokenforge::token::now_ms() + 600_000), None).unwrap())
+}
+
+#[test]
+fn redis_store_a_fork_child_talks_on_its_own_connection() {
+    let redis = Redis::start();
+    let store = Arc::new(RedisStorage::open(&redis.url()).unwrap());
+    store.store("parent", &stored("parent-token")).unwrap();
+    store.store("child", &stored("child-token")).unwrap();
+    // The parent's connection is made and kept; a child inherits it.
+    assert!(store.retrieve("parent").unwrap().is_some());
+    let read = |store: &RedisStorage, key: &str, want: &str| -> String {
+        for i in 0..300 {
+            match store.retrieve(key) {
+                Ok(Some(t)) if t.access_token().as_str() == want => {}
+                Ok(other) => {
+                    return format!("read {i} of {key}: {:?}", other.map(|t| t.access_token().as_str().to_string()))
+                }
+                Err(e) => return format!("read {i} of {key}: {e}"),
+            }
+        }
+        "ok".to_string()
+    };
+    let s2 = store.clone();
+    let parent = std::thread::spawn(move || read(&s2, "parent", "parent-token"));
+    let children = processes(2, |_| read(&store, "child", "child-token"));
+    assert_eq!(parent.join().unwrap(), "ok", "the parent reads only its own answers");
+    for (line, _) in &children {
+        assert_eq!(line, "ok", "each child reads only its own answers: {children:?}");
+    }
+}
+
+#[test]
+fn redis_store_a_fork_child_does_not_wait_for_a_call_its_parent_was_making() {
+    let redis = Redis::start();
+    let store = Arc::new(RedisStorage::open(&redis.url()).unwrap());
+    store.store("k", &stored("the-token")).unwrap();
+    redis.pause();
+    let (started, calling) = std::sync::mpsc::channel();
+    let s2 = store.clone();
+    // This call holds the connection until Redis answers (after its 400 ms pause) or times out.
+    let parent = std::thread::spawn(move || {
+        started.send(()).unwrap();
+        let start = Instant::now();
+        let _ = s2.retrieve("k");
+        start.elapsed()
+    });
+    calling.recv().unwrap();
+    sleep(Duration::from_millis(60));
+    let resumer = std::thread::spawn(move || {
+        sleep(Duration::from_millis(400));
+        redis.resume();
+        redis
+    });
+    let children = processes(1, |_| {
+        // SAFETY: alarm only schedules SIGALRM, which ends a child that hangs.
+        unsafe { libc::alarm(10) };
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            match store.retrieve("k") {
+                Ok(Some(t)) => return t.access_token().as_str().to_string(),
+                _ if Instant::now() < end => sleep(Duration::from_millis(50)),
+                other => return format!("{other:?}"),
+            }
+        }
+    });
+    let _redis = resumer.join().unwrap();
+    let call = parent.join().unwrap();
+    assert!(call >= Duration::from_millis(200), "the parent's call was still running at the fork: {call:?}");
+    assert_eq!(children[0].0, "the-token", "the child made its own connection: {children:?}");
 }
 
 fn token_file(dir: &Path, step: &str) -> PathBuf {

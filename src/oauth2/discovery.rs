@@ -6,14 +6,14 @@
 
 use crate::error::{Error, Result};
 use crate::http::{self, ContentType, Method, Request, Response};
-use arc_swap::ArcSwap;
-use once_cell::sync::Lazy;
+use arc_swap::ArcSwapOption;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Issuer -> token endpoint. Copy-on-write (writes are once per issuer), lock-free to read.
-static CACHE: Lazy<ArcSwap<HashMap<String, String>>> = Lazy::new(|| ArcSwap::from_pointee(HashMap::new()));
+/// Issuer -> token endpoint. Copy-on-write (writes are once per issuer), lock-free to read and
+/// to write, so a fork child never waits for a parent's thread.
+static CACHE: ArcSwapOption<HashMap<String, String>> = ArcSwapOption::const_empty();
 
 /// Where the metadata of `issuer` may be: the OpenID Connect location, then RFC 8414's
 /// (`/.well-known/oauth-authorization-server` inserted before the issuer's path).
@@ -43,7 +43,7 @@ fn get(url: &str) -> Request {
 /// name the issuer and the document's URL: `RESPONSE` for a document that is not metadata of
 /// that issuer, and the transport or status errors of the requests.
 pub fn token_endpoint(issuer: &str, send: impl Fn(Request) -> Result<Response>) -> Result<String> {
-    if let Some(url) = CACHE.load().get(issuer) {
+    if let Some(url) = CACHE.load().as_deref().and_then(|cache| cache.get(issuer)) {
         return Ok(url.clone());
     }
     let mut last = None;
@@ -60,9 +60,9 @@ pub fn token_endpoint(issuer: &str, send: impl Fn(Request) -> Result<Response>) 
         }
         let endpoint = read(issuer, &response).map_err(about)?;
         CACHE.rcu(|cache| {
-            let mut cache = HashMap::clone(cache);
+            let mut cache = cache.as_deref().cloned().unwrap_or_default();
             cache.insert(issuer.to_string(), endpoint.clone());
-            Arc::new(cache)
+            Some(Arc::new(cache))
         });
         return Ok(endpoint);
     }

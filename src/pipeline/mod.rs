@@ -21,7 +21,7 @@ use crate::storage::TokenStorage;
 use crate::text::CText;
 use crate::token::{now_ms, Token};
 use graph::Graph;
-use once_cell::sync::OnceCell;
+use once_cell::race::OnceBox;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +58,9 @@ struct Inner {
     steps: Vec<Step>,
     index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
     settings: Settings,
-    graph: OnceCell<std::result::Result<Graph, Error>>,
+    /// Built at first use. A `OnceBox` never waits (a fork child of a parent that was building
+    /// it builds its own).
+    graph: OnceBox<std::result::Result<Graph, Error>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -101,7 +103,7 @@ impl Pipeline {
                     storage: None,
                     event_hook: None,
                 },
-                graph: OnceCell::new(),
+                graph: OnceBox::new(),
             }),
         }
     }
@@ -123,7 +125,7 @@ impl Pipeline {
         }
         inner.index.insert(name, inner.steps.len());
         inner.steps.push(Step::new(fetcher));
-        inner.graph = OnceCell::new();
+        inner.graph = OnceBox::new();
         Ok(())
     }
 
@@ -134,7 +136,7 @@ impl Pipeline {
         let prefix = prefix.unwrap_or(DEFAULT_STORAGE_PREFIX);
         let inner = self.configure()?;
         inner.settings.storage = Some((storage, prefix.to_string()));
-        inner.graph = OnceCell::new(); // waits are longer on a shared store
+        inner.graph = OnceBox::new(); // waits are longer on a shared store
         Ok(())
     }
 
@@ -229,7 +231,7 @@ impl Inner {
             .get_or_init(|| {
                 let fetchers: Vec<Arc<Fetcher>> = self.steps.iter().map(|s| s.fetcher.clone()).collect();
                 let shared = self.settings.storage.as_ref().is_some_and(|(s, _)| s.leases().is_some());
-                Graph::build(&fetchers, &self.index, shared)
+                Box::new(Graph::build(&fetchers, &self.index, shared))
             })
             .as_ref()
             .map_err(Clone::clone)

@@ -3,14 +3,16 @@
 use super::TokenStorage;
 use crate::error::Result;
 use crate::token::Token;
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Tokens in a map behind a read-write lock. Dropped tokens are zeroed.
+/// Tokens in a copy-on-write map: writes are once per renewal, so copying is cheap, and no
+/// lock is ever held, so a fork child never waits for a renewal thread of its parent that
+/// was writing when the process forked. Dropped tokens are zeroed.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    tokens: RwLock<HashMap<String, Arc<Token>>>,
+    tokens: ArcSwap<HashMap<String, Arc<Token>>>,
 }
 
 impl MemoryStorage {
@@ -21,16 +23,26 @@ impl MemoryStorage {
 
 impl TokenStorage for MemoryStorage {
     fn store(&self, key: &str, token: &Arc<Token>) -> Result<()> {
-        self.tokens.write().insert(key.to_string(), token.clone());
+        self.tokens.rcu(|tokens| {
+            let mut tokens = HashMap::clone(tokens);
+            tokens.insert(key.to_string(), token.clone());
+            tokens
+        });
         Ok(())
     }
 
     fn retrieve(&self, key: &str) -> Result<Option<Arc<Token>>> {
-        Ok(self.tokens.read().get(key).cloned())
+        Ok(self.tokens.load().get(key).cloned())
     }
 
     fn delete(&self, key: &str) -> Result<()> {
-        self.tokens.write().remove(key);
+        if self.tokens.load().contains_key(key) {
+            self.tokens.rcu(|tokens| {
+                let mut tokens = HashMap::clone(tokens);
+                tokens.remove(key);
+                tokens
+            });
+        }
         Ok(())
     }
 }

@@ -8,8 +8,10 @@
 use super::codec::{decode, encode, entry_expires_at_ms};
 use super::{owner_id, Lease, Leases, TokenStorage};
 use crate::error::{Error, Result};
+use crate::fork;
 use crate::http::display_url;
 use crate::token::{now_ms, Token};
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use redis::{Commands, Connection, RedisResult, Script};
 use std::sync::Arc;
@@ -51,10 +53,24 @@ pub struct RedisStorage {
     shown: String,
     /// The URL's password, which messages must never show.
     password: Option<String>,
-    connection: Mutex<Option<Connection>>,
-    down_until: Mutex<Option<Instant>>,
+    link: ArcSwap<Link>,
     write: Script,
     release: Script,
+}
+
+/// The connection of one process. A child made by `fork()` makes its own: the parent's is
+/// the parent's socket (two processes talking on one connection would read each other's
+/// answers), and a thread of the parent may have held its lock when the process forked.
+struct Link {
+    fork_generation: u64,
+    connection: Mutex<Option<Connection>>,
+    down_until: Mutex<Option<Instant>>,
+}
+
+impl Link {
+    fn new() -> Link {
+        Link { fork_generation: fork::generation(), connection: Mutex::new(None), down_until: Mutex::new(None) }
+    }
 }
 
 impl std::fmt::Debug for RedisStorage {
@@ -87,8 +103,7 @@ impl RedisStorage {
             client,
             shown,
             password,
-            connection: Mutex::new(None),
-            down_until: Mutex::new(None),
+            link: ArcSwap::from_pointee(Link::new()),
             write: Script::new(WRITE),
             release: Script::new(RELEASE),
         })
@@ -110,11 +125,31 @@ impl RedisStorage {
         Ok(connection)
     }
 
+    /// This process's link (a fork child replaces its parent's on first use).
+    fn link(&self) -> Arc<Link> {
+        let current = self.link.load_full();
+        if current.fork_generation == fork::generation() {
+            return current;
+        }
+        let fresh = Arc::new(Link::new());
+        let previous = self.link.compare_and_swap(&current, fresh.clone());
+        if !Arc::ptr_eq(&previous, &current) {
+            return Arc::clone(&previous); // another thread of this child replaced it first
+        }
+        if current.connection.try_lock().is_none() {
+            // A thread of the parent held it at the fork: that thread is gone here and the
+            // connection is in the middle of a call, so it is never touched, not even dropped.
+            std::mem::forget(Arc::clone(&current));
+        }
+        fresh
+    }
+
     /// Runs one call on the shared connection (made when there is none; a kept connection
     /// that turns out dead, after a restart of Redis say, is made again once). A failure that
     /// concerns the connection drops it and leaves Redis alone for a second.
     fn call<T>(&self, what: &str, mut f: impl FnMut(&mut Connection) -> RedisResult<T>) -> Result<T> {
-        if let Some(until) = *self.down_until.lock() {
+        let link = self.link();
+        if let Some(until) = *link.down_until.lock() {
             if Instant::now() < until {
                 return Err(Error::storage(format!(
                     "Redis at {} failed moments ago; it is tried again in {} ms",
@@ -123,7 +158,7 @@ impl RedisStorage {
                 )));
             }
         }
-        let mut guard = self.connection.lock();
+        let mut guard = link.connection.lock();
         let dead = |e: &redis::RedisError| e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error();
         let kept = match guard.as_mut().map(&mut f) {
             Some(Err(e)) if dead(&e) => None,
@@ -140,7 +175,7 @@ impl RedisStorage {
         result.map_err(|e| {
             if dead(&e) || e.is_timeout() {
                 *guard = None;
-                *self.down_until.lock() = Some(Instant::now() + RETRY_AFTER_FAILURE);
+                *link.down_until.lock() = Some(Instant::now() + RETRY_AFTER_FAILURE);
             }
             self.error(what, &e)
         })

@@ -81,6 +81,22 @@ impl Redis {
         }
     }
 
+    /// Freezes it (SIGSTOP): connections are accepted by the kernel, nothing is answered.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("redis-server is running").id();
+        // SAFETY: pid is our child redis-server, not yet waited for.
+        assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -109,6 +125,9 @@ pub fn processes(n: usize, f: impl Fn(usize) -> String) -> Vec<(String, Duration
         // _exit, never returning into the test harness.
         match unsafe { libc::fork() } {
             0 => {
+                // SAFETY: alarm only schedules SIGALRM: a child that hangs dies, unreported,
+                // and the test fails instead of hanging.
+                unsafe { libc::alarm(60) };
                 let mut byte = 0u8;
                 // SAFETY: go[0] is the read end of the start pipe; byte is writable.
                 unsafe { libc::read(go[0], (&mut byte as *mut u8).cast(), 1) };
@@ -127,8 +146,12 @@ pub fn processes(n: usize, f: impl Fn(usize) -> String) -> Vec<(String, Duration
             pid => pids.push(pid),
         }
     }
-    // One byte per child starts them all at once. (Nothing here waits for the end of a pipe:
-    // processes that other tests fork at the same time hold copies of its ends.)
+    // The parent never writes reports: without its copy, the report pipe ends when the
+    // children (and any processes that other tests forked meanwhile) have ended, so a child
+    // that dies without reporting fails the test below instead of hanging it.
+    // SAFETY: the parent's copy of the write end, not used again.
+    unsafe { libc::close(report[1]) };
+    // One byte per child starts them all at once.
     let start = vec![1u8; n];
     // SAFETY: go[1] is the write end of the start pipe; the buffer holds n bytes.
     assert_eq!(unsafe { libc::write(go[1], start.as_ptr().cast(), n) }, n as isize);
@@ -154,7 +177,6 @@ pub fn processes(n: usize, f: impl Fn(usize) -> String) -> Vec<(String, Duration
     unsafe {
         libc::close(go[0]);
         libc::close(go[1]);
-        libc::close(report[1]);
     }
     assert_eq!(lines.len(), n, "every process reported");
     lines.sort_by_key(|l| l.0);
