@@ -75,7 +75,7 @@ $(BUILD)/examples/%: examples-c/%.c examples-c/example_util.h include/tokenforge
 
 $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/tokenforge.h lib
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_STRICT) -o $@ $< $(LDFLAGS_TF)
+	$(CC) $(CFLAGS_STRICT) -DTOKENFORGE_SOURCE_DIR='"$(CURDIR)"' -o $@ $< $(LDFLAGS_TF)
 
 examples: $(EXAMPLE_BINS)
 

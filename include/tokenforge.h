@@ -930,6 +930,20 @@ enum tokenforge_result tokenforge_fetcher_builder_set_jwt_key(struct tokenforge_
                                                               const char *kid);
 
 /**
+ * The X.509 certificate (PEM file, the first certificate in it) of the key set with
+ * `tokenforge_fetcher_builder_set_jwt_key`: the signed assertions then carry its SHA-1 and
+ * SHA-256 thumbprints in their header (`x5t`, `x5t#S256`), which Microsoft Entra ID
+ * certificate credentials need. The file is read by build (`INVALID_ARGUMENT` there when it
+ * is missing or holds no certificate; `CONFIG` when no key is set). Copies the string.
+ * `INVALID_ARGUMENT` for NULL, bad UTF-8 or an empty path. One thread at a time.
+ *
+ * # Safety
+ * `b` is NULL or a live builder; `cert_pem_path` is NULL or NUL-terminated.
+ */
+enum tokenforge_result tokenforge_fetcher_builder_set_jwt_certificate(struct tokenforge_fetcher_builder *b,
+                                                                      const char *cert_pem_path);
+
+/**
  * Discovery (RFC 8414, OpenID Connect Discovery): the token endpoint is the one in the
  * metadata of `issuer` (fetched through this step's fetcher at its first fetch, once per
  * issuer and process, and checked: its `issuer` must be this one); it replaces the URL

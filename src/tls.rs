@@ -57,7 +57,7 @@ fn read(what: &str, path: &str) -> Result<Vec<u8>> {
 }
 
 /// The certificates in a PEM file; none is an error.
-fn certificates(what: &str, path: &str) -> Result<Vec<Certificate<'static>>> {
+pub(crate) fn certificates(what: &str, path: &str) -> Result<Vec<Certificate<'static>>> {
     let pem = read(what, path)?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {

@@ -3,6 +3,8 @@
 //! discovery, against the loopback server, which verifies every assertion with the key (or
 //! secret) and checks every claim, and accepts each jti once.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use std::sync::Arc;
 use tokenforge::oauth2::ClientAuthMethod;
 use tokenforge::pipeline::Pipeline;
@@ -55,6 +57,60 @@ fn private_key_jwt_with_each_algorithm_and_client_secret_jwt() {
         assert_eq!(f.fetch(None).unwrap().extra("client_auth").map(|v| v.as_str()), Some("client_secret_jwt"));
     }
     assert_eq!(s.hits("grant:rejected-assertion"), 0, "no assertion was refused (no jti reused)");
+}
+
+/// `openssl x509 -fingerprint -<digest>` of `cert`, as base64url: a thumbprint computed by
+/// another implementation.
+fn openssl_thumbprint(cert: &std::path::Path, digest: &str) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", &format!("-{digest}"), "-in"])
+        .arg(cert)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let hex: String = text.trim().split_once('=').unwrap().1.replace(':', "");
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn a_certificate_credential_carries_the_certificates_thumbprints() {
+    let s = Server::start().unwrap();
+    let dir = TempDir::new("idp-cert");
+    let cert = dir.path().join("app.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-new", "-key", RSA_KEY, "-subj", "/CN=app", "-days", "2", "-out"])
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    s.add_jwt_key("entra", "RS256", &std::fs::read_to_string(RSA_KEY).unwrap());
+    let mut b = cc(&s, "entra", ClientAuthMethod::PrivateKeyJwt);
+    b.jwt_key(RSA_KEY, "RS256", None).unwrap();
+    b.jwt_certificate(cert.to_str().unwrap()).unwrap();
+    let t = b.build().unwrap().fetch(None).unwrap();
+    let shown = |k: &str| t.extra(k).map(|v| v.as_str().to_string());
+    assert_eq!(shown("assertion_x5t"), Some(openssl_thumbprint(&cert, "sha1")));
+    assert_eq!(shown("assertion_x5t_s256"), Some(openssl_thumbprint(&cert, "sha256")));
+    assert_eq!(shown("assertion_kid"), None);
+    // Without a certificate, no thumbprints.
+    let mut b = cc(&s, "entra", ClientAuthMethod::PrivateKeyJwt);
+    b.jwt_key(RSA_KEY, "RS256", Some("k")).unwrap();
+    let t = b.build().unwrap().fetch(None).unwrap();
+    assert_eq!((t.extra("assertion_x5t"), t.extra("assertion_kid").map(|v| v.as_str())), (None, Some("k")));
+    // Bad certificate files are refused when the fetcher is built, naming the file.
+    for (file, why) in [("/nonexistent/app.pem", "cannot read"), (RSA_KEY, "holds no certificate")] {
+        let mut b = cc(&s, "entra", ClientAuthMethod::PrivateKeyJwt);
+        b.jwt_key(RSA_KEY, "RS256", None).unwrap();
+        b.jwt_certificate(file).unwrap();
+        let e = b.build().unwrap_err();
+        assert_eq!(e.code(), ResultCode::InvalidArgument, "{e}");
+        assert!(e.message().contains(file) && e.message().contains(why), "{}", e.message());
+    }
+    let mut b = cc(&s, "entra", ClientAuthMethod::Post);
+    b.jwt_certificate(cert.to_str().unwrap()).unwrap();
+    assert_eq!(b.build().unwrap_err().code(), ResultCode::Config, "a certificate without its key");
 }
 
 #[test]

@@ -97,9 +97,12 @@ type Identity struct {
 }
 
 // JWTKey is a private key in a PEM file that signs JWTs: RSA for "RS256" and "PS256",
-// P-256 (PKCS#8) for "ES256", with an optional key id for the header.
+// P-256 (PKCS#8) for "ES256", with an optional key id for the header. Cert, when set, is
+// the key's X.509 certificate (PEM file): the assertions then carry its thumbprints
+// (x5t, x5t#S256), as Microsoft Entra ID certificate credentials need.
 type JWTKey struct {
 	File, Alg, KID string
+	Cert           string
 }
 
 // BodyOptions configure a fetcher that reads the token from the JSON body answered by
@@ -472,6 +475,9 @@ func build(cb *C.tokenforge_fetcher_builder, name string, o *common) (*Fetcher, 
 	}
 	if k := id.JWTKey; k != nil {
 		b.check(C.tokenforge_fetcher_builder_set_jwt_key(cb, b.s(k.File), b.s(k.Alg), b.optional(k.KID)), fmt.Sprintf("JWT key %q (%s)", k.File, k.Alg))
+		if k.Cert != "" {
+			b.check(C.tokenforge_fetcher_builder_set_jwt_certificate(cb, b.s(k.Cert)), fmt.Sprintf("JWT certificate %q", k.Cert))
+		}
 	}
 	if id.Issuer != "" {
 		b.check(C.tokenforge_fetcher_builder_set_issuer(cb, b.s(id.Issuer)), "issuer "+id.Issuer)

@@ -2,8 +2,13 @@ package tokenforge_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/pem"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,5 +114,39 @@ func TestJWTBearerWithDiscovery(t *testing.T) {
 	}
 	if _, err := tokenforge.NewJWTBearerFetcher(tokenforge.JWTBearerOptions{Name: "nokey", TokenURL: baseURL, AssertionIssuer: "x"}); asError(t, err).Code != tokenforge.CodeConfig {
 		t.Errorf("jwt_bearer without a key: %v", err)
+	}
+}
+
+// A certificate credential (Microsoft Entra ID style): the assertion's header carries the
+// certificate's x5t and x5t#S256, which the test server echoes and Go's own crypto checks.
+func TestJWTCertificateThumbprints(t *testing.T) {
+	cert := filepath.Join(t.TempDir(), "app.pem")
+	if out, err := exec.Command("openssl", "req", "-x509", "-new", "-key", rsaKey, "-subj", "/CN=app", "-days", "2", "-out", cert).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v %s", err, out)
+	}
+	pemBytes, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	sha1Sum, sha256Sum := sha1.Sum(block.Bytes), sha256.Sum256(block.Bytes)
+	registerJWTKey(t, "go-entra", "RS256", rsaKey)
+	f := okFetcher(t)(tokenforge.NewClientCredentialsFetcher(tokenforge.ClientCredentialsOptions{
+		Name: "entra", TokenURL: baseURL + "/oauth/token", ClientID: "go-entra", ClientAuth: "private_key_jwt",
+		Identity: tokenforge.Identity{JWTKey: &tokenforge.JWTKey{File: rsaKey, Alg: "RS256", Cert: cert}},
+	}))
+	tok := okToken(t)(f.Fetch(nil))
+	if got, _ := tok.Extra("assertion_x5t"); got != base64.RawURLEncoding.EncodeToString(sha1Sum[:]) {
+		t.Errorf("x5t %q", got)
+	}
+	if got, _ := tok.Extra("assertion_x5t_s256"); got != base64.RawURLEncoding.EncodeToString(sha256Sum[:]) {
+		t.Errorf("x5t#S256 %q", got)
+	}
+	_, err = tokenforge.NewClientCredentialsFetcher(tokenforge.ClientCredentialsOptions{
+		Name: "entra", TokenURL: baseURL + "/oauth/token", ClientID: "go-entra", ClientAuth: "private_key_jwt",
+		Identity: tokenforge.Identity{JWTKey: &tokenforge.JWTKey{File: rsaKey, Alg: "RS256", Cert: rsaKey}},
+	})
+	if e := asError(t, err); e.Code != tokenforge.CodeInvalidArgument || !strings.Contains(e.Message, "holds no certificate") {
+		t.Errorf("a key file as the certificate: %+v", e)
 	}
 }

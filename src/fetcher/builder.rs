@@ -75,6 +75,7 @@ pub struct FetcherBuilder {
     client_auth: ClientAuthMethod,
     /// A key from a PEM file: the jwt_bearer assertion's, and private_key_jwt's.
     jwt_key: Option<(String, Algorithm, Option<String>)>,
+    jwt_certificate: Option<String>,
     /// Discovery: the token endpoint is in this issuer's metadata.
     issuer: Option<String>,
     /// jwt_bearer: the assertion's claims.
@@ -126,6 +127,7 @@ impl FetcherBuilder {
             scope: None,
             client_auth: ClientAuthMethod::Basic,
             jwt_key: None,
+            jwt_certificate: None,
             issuer: None,
             bearer: None,
             assertion_audience: None,
@@ -351,6 +353,15 @@ impl FetcherBuilder {
         Ok(())
     }
 
+    /// The X.509 certificate (PEM file `path`) of the key of [`Self::jwt_key`]: the signed
+    /// assertions then carry its thumbprints in their header (`x5t` and `x5t#S256`), as
+    /// Microsoft Entra ID certificate credentials need. Read when the fetcher is built.
+    pub fn jwt_certificate(&mut self, path: &str) -> Result<()> {
+        non_empty("certificate file", path)?;
+        self.jwt_certificate = Some(path.to_string());
+        Ok(())
+    }
+
     /// Discovery (RFC 8414, OpenID Connect): the token endpoint is the one in `issuer`'s
     /// metadata, fetched (once per issuer) at the first fetch; it replaces the URL given to
     /// the constructor.
@@ -554,7 +565,15 @@ impl FetcherBuilder {
         };
         let key = match &self.jwt_key {
             Some((path, alg, kid)) => {
-                Some(Arc::new(SigningKey::from_pem_file(path, *alg, kid.as_deref()).map_err(step)?))
+                let key = SigningKey::from_pem_file(path, *alg, kid.as_deref()).map_err(step)?;
+                let key = match &self.jwt_certificate {
+                    Some(cert) => key.with_certificate(cert).map_err(step)?,
+                    None => key,
+                };
+                Some(Arc::new(key))
+            }
+            None if self.jwt_certificate.is_some() => {
+                return Err(step(Error::config("a JWT certificate (jwt_key cert) needs its key (jwt_key file)")))
             }
             None => None,
         };

@@ -52,16 +52,23 @@ enum Material {
     Hmac(ring::hmac::Key),
 }
 
-/// A key that signs JWTs, with its algorithm and optional key id. No `Debug` of the key.
+/// A key that signs JWTs, with its algorithm, optional key id and optional certificate
+/// thumbprints. No `Debug` of the key.
 pub struct SigningKey {
     alg: Algorithm,
     kid: Option<String>,
+    /// `x5t` and `x5t#S256`: base64url SHA-1 and SHA-256 of the certificate's DER.
+    thumbprints: Option<(String, String)>,
     material: Material,
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("x5t", &self.thumbprints.as_ref().map(|t| &t.0))
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,7 +104,20 @@ impl SigningKey {
             (Algorithm::Hs256, _) => return Err(bad("cannot be used with HS256, which signs with a client secret")),
             _ => return Err(bad("is not an RSA or EC key")),
         };
-        Ok(SigningKey { alg, kid: kid.map(str::to_string), material })
+        Ok(SigningKey { alg, kid: kid.map(str::to_string), thumbprints: None, material })
+    }
+
+    /// The key with its X.509 certificate (the first in the PEM file `path`): assertions then
+    /// carry the certificate's thumbprints, `x5t` (SHA-1) and `x5t#S256` (SHA-256), in their
+    /// header, which is how Microsoft Entra ID finds the key of a certificate credential.
+    /// That the certificate is the key's is for the server to check.
+    pub fn with_certificate(mut self, path: &str) -> Result<SigningKey> {
+        let certs = crate::tls::certificates("JWT certificate", path)?;
+        let der = certs[0].der();
+        let thumbprint = |alg| URL_SAFE_NO_PAD.encode(ring::digest::digest(alg, der));
+        self.thumbprints =
+            Some((thumbprint(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY), thumbprint(&ring::digest::SHA256)));
+        Ok(self)
     }
 
     /// An HS256 key made of a client secret (client_secret_jwt).
@@ -105,6 +125,7 @@ impl SigningKey {
         SigningKey {
             alg: Algorithm::Hs256,
             kid: None,
+            thumbprints: None,
             material: Material::Hmac(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes())),
         }
     }
@@ -118,6 +139,10 @@ impl SigningKey {
         let mut header = json!({ "alg": self.alg.name(), "typ": "JWT" });
         if let Some(kid) = &self.kid {
             header["kid"] = Value::String(kid.clone());
+        }
+        if let Some((sha1, sha256)) = &self.thumbprints {
+            header["x5t"] = Value::String(sha1.clone());
+            header["x5t#S256"] = Value::String(sha256.clone());
         }
         let mut jwt =
             format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
@@ -156,7 +181,8 @@ pub fn jti() -> Result<String> {
 pub const CLIENT_ASSERTION_LIFETIME_S: i64 = 60;
 
 /// A client assertion (RFC 7523 section 2.2): `iss` = `sub` = the client id, `aud` = the token
-/// endpoint, a fresh `jti`, `iat` and an `exp` a minute later.
+/// endpoint, a fresh `jti`, `iat` and `nbf` now (Microsoft Entra ID lists `nbf` among the
+/// claims it reads) and an `exp` a minute later.
 pub fn client_assertion(key: &SigningKey, client_id: &str, audience: &str, now_s: i64) -> Result<String> {
     key.sign(&json!({
         "iss": client_id,
@@ -164,6 +190,7 @@ pub fn client_assertion(key: &SigningKey, client_id: &str, audience: &str, now_s
         "aud": audience,
         "jti": jti()?,
         "iat": now_s,
+        "nbf": now_s,
         "exp": now_s + CLIENT_ASSERTION_LIFETIME_S,
     }))
 }
@@ -189,7 +216,10 @@ mod tests {
             (claims["iss"].as_str(), claims["sub"].as_str(), claims["aud"].as_str()),
             (Some("app"), Some("app"), Some("https://idp/token"))
         );
-        assert_eq!((claims["iat"].as_i64(), claims["exp"].as_i64()), (Some(1_000), Some(1_060)));
+        assert_eq!(
+            (claims["iat"].as_i64(), claims["nbf"].as_i64(), claims["exp"].as_i64()),
+            (Some(1_000), Some(1_000), Some(1_060))
+        );
         assert_eq!(sig_len, 32);
         let (signed, sig) = jwt.rsplit_once('.').unwrap();
         let verify = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"secret");

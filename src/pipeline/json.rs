@@ -271,8 +271,10 @@ fn apply(b: &mut FetcherBuilder, key: &str, v: &Value, at: &At<'_>) -> Result<()
             let file = string(&take(&mut m, "file").ok_or_else(|| at.error("needs \"file\""))?, at)?;
             let alg = string(&take(&mut m, "alg").ok_or_else(|| at.error("needs \"alg\""))?, at)?;
             let kid = take(&mut m, "kid").map(|v| string(&v, at)).transpose()?;
+            let cert = take(&mut m, "cert").map(|v| string(&v, at)).transpose()?;
             no_leftovers(&m, at)?;
-            b.jwt_key(&file, &alg, kid.as_deref())
+            b.jwt_key(&file, &alg, kid.as_deref())?;
+            cert.map_or(Ok(()), |cert| b.jwt_certificate(&cert))
         }
         "issuer" => b.issuer(&string(v, at)?),
         "assertion_audience" => b.assertion_audience(&string(v, at)?),
@@ -386,6 +388,16 @@ mod tests {
         assert!(e.message().contains("jwt_key"), "{}", e.message());
         let e = err(r#"{"steps":[{"name":"a","kind":"client_credentials","client_id":"i"}]}"#);
         assert!(e.message().contains("token_url"), "{}", e.message());
+        let e = err(&format!(
+            r#"{{"steps":[{{"name":"a","kind":"client_credentials","token_url":"https://h","client_id":"i",
+                "client_auth":"private_key_jwt","jwt_key":{{"file":"{key}","alg":"RS256","cert":"/nonexistent/app.pem"}}}}]}}"#
+        ));
+        assert!(e.message().contains("/nonexistent/app.pem"), "{}", e.message());
+        let e = err(&format!(
+            r#"{{"steps":[{{"name":"a","kind":"client_credentials","token_url":"https://h","client_id":"i",
+                "jwt_key":{{"file":"{key}","alg":"RS256","x5t":"abc"}}}}]}}"#
+        ));
+        assert!(e.message().contains("x5t"), "{}", e.message());
     }
 
     #[test]

@@ -327,6 +327,57 @@ static void test_threads(void) {
   tokenforge_fetcher_free(f);
 }
 
+/* The identity-provider options: bad input of each kind, and files checked by build. */
+static void test_identity_bad_input(void) {
+  const char *u = base_url();
+  const char *key = TOKENFORGE_SOURCE_DIR "/tests/data/test-rsa-key.pem";
+  CHECK(tokenforge_fetcher_builder_new_jwt_bearer("s", u, NULL, NULL, NULL) == NULL);
+  CHECK(tokenforge_fetcher_builder_new_jwt_bearer("s", u, BAD_UTF8, NULL, NULL) == NULL);
+  CHECK(tokenforge_fetcher_builder_new_token_exchange("s", u, NULL, NULL) == NULL);
+  CHECK(tokenforge_fetcher_builder_new_token_exchange(NULL, u, "{{a.access_token}}", NULL) == NULL);
+  CHECK_RC(tokenforge_fetcher_builder_set_ca_file(NULL, "/ca.pem"), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_certificate(NULL, "/c.pem"), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+
+  tokenforge_fetcher_builder *b = tokenforge_fetcher_builder_new_client_credentials("s", u, "id", "x", NULL);
+  CHECK_RC(tokenforge_fetcher_builder_set_ca_file(b, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_ca_file(b, ""), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_client_cert(b, "/c.pem", NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_client(b, NULL, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_key(b, key, "none", NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_key(b, key, "HS256", NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_key(b, key, NULL, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_certificate(b, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_certificate(b, ""), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_certificate(b, BAD_UTF8), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_issuer(b, NULL), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(tokenforge_fetcher_builder_set_assertion_lifetime_ms(b, 3600000), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  /* A certificate without its key is a CONFIG error of build. */
+  CHECK_RC(tokenforge_fetcher_builder_set_jwt_certificate(b, key), TOKENFORGE_RESULT_OK);
+  tokenforge_result code;
+  build(b, &code);
+  CHECK_RC(code, TOKENFORGE_RESULT_CONFIG);
+
+  /* Files are read by build: a missing one, and a key where a certificate belongs. */
+  const char *certs[] = {"/nonexistent/app.pem", key};
+  const char *why[] = {"cannot read", "holds no certificate"};
+  for (int i = 0; i < 2; i++) {
+    b = tokenforge_fetcher_builder_new_client_credentials("s", u, "id", "x", NULL);
+    CHECK_RC(tokenforge_fetcher_builder_set_client_auth(b, "private_key_jwt"), TOKENFORGE_RESULT_OK);
+    CHECK_RC(tokenforge_fetcher_builder_set_jwt_key(b, key, "RS256", "k1"), TOKENFORGE_RESULT_OK);
+    CHECK_RC(tokenforge_fetcher_builder_set_jwt_certificate(b, certs[i]), TOKENFORGE_RESULT_OK);
+    tokenforge_fetcher *f = NULL;
+    tokenforge_error *err = NULL;
+    CHECK_RC(tokenforge_fetcher_builder_build(b, &f, &err), TOKENFORGE_RESULT_INVALID_ARGUMENT);
+    CHECK(f == NULL && err != NULL);
+    CHECK(err && strstr(tokenforge_error_message(err), certs[i]) && strstr(tokenforge_error_message(err), why[i]));
+    tokenforge_error_free(err);
+  }
+  b = tokenforge_fetcher_builder_new_body("s", u, "/echo");
+  CHECK_RC(tokenforge_fetcher_builder_set_ca_file(b, "/nonexistent/ca.pem"), TOKENFORGE_RESULT_OK);
+  build(b, &code);
+  CHECK_RC(code, TOKENFORGE_RESULT_INVALID_ARGUMENT);
+}
+
 int main(void) {
   test_basics();
   test_errors();
@@ -334,6 +385,7 @@ int main(void) {
   test_context();
   test_storage();
   test_builder_bad_input();
+  test_identity_bad_input();
   test_fetcher_accessors();
   test_responses();
   test_refused_and_refresh();

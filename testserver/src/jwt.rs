@@ -62,7 +62,7 @@ fn decode(part: &str) -> Result<Value, String> {
 }
 
 impl Verifier {
-    /// Verifies `jwt` and returns its claims and algorithm: the issuer is registered, the header's `alg` is
+    /// Verifies `jwt` and returns its claims, algorithm and header: the issuer is registered, the header's `alg` is
     /// its key's, the signature holds, `aud` is one of `audiences`, `exp` is in the future and
     /// at most `max_lifetime` away, `iat` is not in the future, and the `jti` is new. With
     /// `client`, also `iss` = `sub` (a client assertion).
@@ -72,7 +72,7 @@ impl Verifier {
         audiences: &[String],
         max_lifetime: i64,
         client: bool,
-    ) -> Result<(Value, String), String> {
+    ) -> Result<(Value, String, Value), String> {
         let parts: Vec<&str> = jwt.split('.').collect();
         let [header, claims, signature] = parts.as_slice() else { return Err("not a compact JWS".into()) };
         let (header, claims) = (decode(header)?, decode(claims)?);
@@ -120,10 +120,13 @@ impl Verifier {
         if iat > now + 5 {
             return Err("iat is in the future".into());
         }
+        if claims.get("nbf").is_some_and(|nbf| nbf.as_i64().is_none_or(|nbf| nbf > now + 5)) {
+            return Err("nbf is not a time up to now".into());
+        }
         let jti = claims["jti"].as_str().filter(|j| !j.is_empty()).ok_or("no jti")?;
         if !self.jtis.lock().unwrap().insert(jti.to_string()) {
             return Err(format!("jti {jti} was used before"));
         }
-        Ok((claims, key.alg.clone()))
+        Ok((claims, key.alg.clone(), header))
     }
 }

@@ -658,12 +658,21 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
             return oauth_error(400, "invalid_client", "client_assertion_type is not jwt-bearer")
         }
         Some(jwt) => match state.verifier.verify(jwt, &audiences, 300, true) {
-            Ok((claims, alg)) => {
+            Ok((claims, alg, header)) => {
                 let id = claims["iss"].as_str().unwrap_or("").to_string();
                 if data.get("client_id").is_some_and(|c| *c != id) {
                     return oauth_error(401, "invalid_client", "client_id is not the assertion's issuer");
                 }
-                Some((id, if alg == "HS256" { "client_secret_jwt" } else { "private_key_jwt" }))
+                // The certificate thumbprints of the header, shown on the token.
+                let mut thumbprints = String::new();
+                for (name, shown) in
+                    [("x5t", "assertion_x5t"), ("x5t#S256", "assertion_x5t_s256"), ("kid", "assertion_kid")]
+                {
+                    if let Some(v) = header[name].as_str() {
+                        thumbprints.push_str(&format!(r#","{shown}":{}"#, json_string(v)));
+                    }
+                }
+                Some((id, if alg == "HS256" { "client_secret_jwt" } else { "private_key_jwt" }, thumbprints))
             }
             Err(why) => {
                 state.hit("grant:rejected-assertion");
@@ -677,7 +686,7 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
                 return oauth_error(400, "invalid_request", "assertion required");
             };
             match state.verifier.verify(assertion, &audiences, 3600, false) {
-                Ok((claims, alg)) => {
+                Ok((claims, alg, _)) => {
                     let mut extra = format!(
                         r#","assertion_alg":"{alg}","iss":{}"#,
                         json_string(claims["iss"].as_str().unwrap_or(""))
@@ -723,14 +732,14 @@ fn oauth_token(req: &Request, state: &State) -> Answer {
         }
         Some("client_credentials") => {
             let mtls = req.header("x-client-certificate") == Some("present");
-            let (id, how) = match (asserted, client) {
-                (Some((id, how)), _) => (id, how),
-                (None, Some((id, None, _))) if mtls => (id, "tls"),
-                (None, Some((id, Some(secret), how))) if secret == format!("{id}-secret") => (id, how),
+            let (id, how, thumbprints) = match (asserted, client) {
+                (Some(asserted), _) => asserted,
+                (None, Some((id, None, _))) if mtls => (id, "tls", String::new()),
+                (None, Some((id, Some(secret), how))) if secret == format!("{id}-secret") => (id, how, String::new()),
                 _ => return oauth_error(401, "invalid_client", "client authentication failed"),
             };
             let scope = data.get("scope").cloned().unwrap_or_default();
-            let mut extra = format!(r#","client_auth":"{how}","client":{}"#, json_string(&id));
+            let mut extra = format!(r#","client_auth":"{how}","client":{}{thumbprints}"#, json_string(&id));
             if !scope.is_empty() {
                 extra.push_str(&format!(r#","scope":{}"#, json_string(&scope)));
             }

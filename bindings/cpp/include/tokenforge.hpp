@@ -699,6 +699,12 @@ class FetcherBuilder {
     return check(tokenforge_fetcher_builder_set_jwt_key(ptr_.get(), key_pem_path.c_str(), alg.c_str(), detail::c_str(kid)),
                  "set_jwt_key");
   }
+  /// The X.509 certificate (PEM file) of that key: assertions carry its thumbprints (x5t,
+  /// x5t#S256), as Microsoft Entra ID certificate credentials need.
+  FetcherBuilder &set_jwt_certificate(const std::string &cert_pem_path) {
+    return check(tokenforge_fetcher_builder_set_jwt_certificate(ptr_.get(), cert_pem_path.c_str()),
+                 "set_jwt_certificate");
+  }
   /// Discovery: the token endpoint is the one in the issuer's metadata.
   FetcherBuilder &set_issuer(const std::string &issuer) {
     return check(tokenforge_fetcher_builder_set_issuer(ptr_.get(), issuer.c_str()), "set_issuer");

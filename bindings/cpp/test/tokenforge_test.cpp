@@ -752,6 +752,37 @@ TEST(Identity, PrivateKeyJwtThenTokenExchange) {
             ErrorCode::InvalidArgument);
 }
 
+// A certificate credential: the assertion carries the certificate's thumbprints (the server
+// echoes them; any certificate will do for that, here the test CA's).
+TEST(Identity, JwtCertificateThumbprints) {
+  const std::string key = std::string(TOKENFORGE_SOURCE_DIR) + "/tests/data/test-rsa-key.pem";
+  std::ifstream in(key);
+  const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  tf::FetcherBuilder::body("register", g_url, "/_jwt_key")
+      .add_request_data("issuer", "cpp-entra")
+      .add_request_data("alg", "RS256")
+      .add_request_data("key", pem)
+      .build()
+      .fetch();
+  const tf::Token t = tf::FetcherBuilder::client_credentials("entra", g_url + "/oauth/token", "cpp-entra", "")
+                          .set_client_auth("private_key_jwt")
+                          .set_jwt_key(key, "RS256")
+                          .set_jwt_certificate(g_ca_file)
+                          .build()
+                          .fetch();
+  EXPECT_EQ(t.extra("assertion_x5t").value_or("").size(), 27u);       // SHA-1, base64url
+  EXPECT_EQ(t.extra("assertion_x5t_s256").value_or("").size(), 43u);  // SHA-256
+  const tf::Error e = error_of([&] {
+    tf::FetcherBuilder::client_credentials("entra", g_url + "/oauth/token", "cpp-entra", "")
+        .set_client_auth("private_key_jwt")
+        .set_jwt_key(key, "RS256")
+        .set_jwt_certificate(key)
+        .build();
+  });
+  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+  EXPECT_TRUE(contains(e.what(), "holds no certificate")) << e.what();
+}
+
 // ---- storage ----
 
 TEST(Storage, MemoryStoresRetrievesAndRemoves) {
