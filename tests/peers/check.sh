@@ -10,6 +10,7 @@ cc -std=c11 -Wall -I"$top/include" -o "$build/peer_check" "$here/peer_check.c" -
 cc -std=c11 -Wall -I"$top/include" -o "$build/peer_jwt" "$here/peer_jwt.c" -L"$top/target/release" -Wl,-rpath,"$top/target/release" -ltokenforge -lcrypto || exit 1
 K=$("$peers/keys.sh" | sed -n 's/^PKJWT_DIR=//p')
 RS_KID=$("$peers/keys.sh" | sed -n 's/^PKJWT_RSA_KID=//p'); EC_KID=$("$peers/keys.sh" | sed -n 's/^PKJWT_EC_KID=//p')
+openssl req -x509 -new -key "$K/rs256.pem" -subj /CN=svc-pkjwt-rs -days 2 -out "$build/rs256-cert.pem" 2>/dev/null || exit 1
 passed=0; failed=0; pids=()
 run() { # label json step rounds sleep_ms [expect: yes | no] [min_refreshes]
   printf '%s' "$2" > "$build/cfg.json"
@@ -21,6 +22,7 @@ suite() { # label issuer token_url scope jwt_secret
   cc_step() { echo "{\"steps\":[{\"name\":\"t\",\"kind\":\"client_credentials\",\"issuer\":\"$ISS\",\"client_id\":\"$1\",$2}]}"; }
   pw_step() { echo "{\"background_refresh\":false,\"steps\":[{\"name\":\"u\",\"kind\":\"body\",\"base_url\":\"$TU\",\"request_data\":{\"grant_type\":\"password\",\"username\":\"alice\",\"password\":\"alice-pw\",\"scope\":\"$SCOPE\"},\"client_id\":\"$1\",$2,\"ttl_ms\":2000,\"refresh_endpoint\":{}}]}"; }
   run "$L: discovery + private_key_jwt RS256" "$(cc_step svc-pkjwt-rs "\"client_auth\":\"private_key_jwt\",\"jwt_key\":{\"file\":\"$K/rs256.pem\",\"alg\":\"RS256\",\"kid\":\"$RS_KID\"}")" t 1 10
+  run "$L: private_key_jwt RS256 with nbf, x5t and x5t#S256 (Entra ID's form)" "$(cc_step svc-pkjwt-rs "\"client_auth\":\"private_key_jwt\",\"jwt_key\":{\"file\":\"$K/rs256.pem\",\"alg\":\"RS256\",\"kid\":\"$RS_KID\",\"cert\":\"$build/rs256-cert.pem\"}")" t 1 10
   run "$L: private_key_jwt PS256" "$(cc_step svc-pkjwt-rs "\"client_auth\":\"private_key_jwt\",\"jwt_key\":{\"file\":\"$K/rs256.pem\",\"alg\":\"PS256\",\"kid\":\"$RS_KID\"}")" t 1 10
   run "$L: private_key_jwt ES256" "$(cc_step svc-pkjwt-es "\"client_auth\":\"private_key_jwt\",\"jwt_key\":{\"file\":\"$K/es256.pem\",\"alg\":\"ES256\",\"kid\":\"$EC_KID\"}")" t 1 10
   run "$L: a key registered nowhere is refused" "$(cc_step svc-pkjwt-rs "\"client_auth\":\"private_key_jwt\",\"jwt_key\":{\"file\":\"$K/wrong-rs256.pem\",\"alg\":\"RS256\"}")" t 1 10 no
