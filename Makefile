@@ -30,7 +30,7 @@ PREFIX         ?= /usr/local
 VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis tools check-peers clean
+.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
 
 all: lib
 
@@ -139,11 +139,16 @@ test-install: tools
 demo: $(BUILD)/examples/pipeline_demo
 	@$(WITH_SERVER) $(BUILD)/examples/pipeline_demo examples-c/demo_pipeline.json
 
-## Pipeline speed figures through the C ABI (targets in the README), against the loopback
-## server; the pipeline under load against a failing endpoint (TOKENFORGE_LOAD_SECONDS); and
-## processes sharing a file store and a real redis-server.
-bench: redis
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; }
+
+## Speed figures (targets in the README), each side by side with its peer in one run: the
+## cached get through the C ABI (by name and by step handle, 1 and 2 threads) and a fetch
+## against a raw socket POST to the same nginx; the pipeline under load against a failing
+## endpoint (TOKENFORGE_LOAD_SECONDS); processes sharing a file store and a real redis-server.
+bench: redis nginx
 	$(CARGO) bench --bench pipeline
+	PATH="$$PATH:/usr/sbin" $(CARGO) bench --bench fetch
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
 

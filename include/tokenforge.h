@@ -230,6 +230,14 @@ typedef struct tokenforge_pipeline tokenforge_pipeline;
 typedef struct tokenforge_request tokenforge_request;
 
 /**
+ * A handle on one step of a pipeline: `tokenforge_step_get` is `tokenforge_pipeline_get`
+ * without the name lookup. It shares the pipeline's state and keeps it alive, also after
+ * `tokenforge_pipeline_free`; a pipeline with step handles can no longer be configured
+ * (`CONFIG`). Owned by the caller (`tokenforge_step_free`); thread-safe.
+ */
+typedef struct tokenforge_step tokenforge_step;
+
+/**
  * A place to keep tokens by key. Thread-safe. Owned by the caller; pipelines using it keep
  * their own reference.
  */
@@ -1476,6 +1484,71 @@ const char *tokenforge_version(void);
  * `s` is NULL or a string returned as owned by this library and not yet freed.
  */
 void tokenforge_string_free(char *s);
+
+/**
+ * Sets `*out` to a handle on `step` of `p`, owned by the caller. Take handles after
+ * configuring the pipeline: from then on add and the set_* calls are `CONFIG` errors.
+ * Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8, unknown step), `CONFIG` (missing dependency
+ * or cycle, as for get). Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; `step` is NULL or NUL-terminated; `out` and `err` are NULL or
+ * writable.
+ */
+enum tokenforge_result tokenforge_pipeline_step(const struct tokenforge_pipeline *p,
+                                                const char *step,
+                                                struct tokenforge_step **out,
+                                                struct tokenforge_error **err);
+
+/**
+ * The token of the step, owned by the caller: exactly `tokenforge_pipeline_get` of its
+ * pipeline and name, without looking the name up. Errors as for that call. Thread-safe.
+ *
+ * # Safety
+ * `s` is NULL or live; `out` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_step_get(const struct tokenforge_step *s,
+                                           struct tokenforge_token **out,
+                                           struct tokenforge_error **err);
+
+/**
+ * As `tokenforge_step_get`, also telling a wrapper how long it may hand the same token out
+ * again without calling the library: `*changes` is the value of the step's change counter
+ * (`tokenforge_step_changes`) that the token belongs to, and `*fresh_until_ms` (ms since the
+ * Unix epoch) when it stops being fresh; 0 when it is not fresh now (a token due for
+ * renewal, served while it is renewed). While the counter still reads `*changes` and the time
+ * is before `*fresh_until_ms`, a get would return this same token. `changes` and
+ * `fresh_until_ms` are nullable. Errors as for get. Thread-safe.
+ *
+ * # Safety
+ * `s` is NULL or live; `out`, `changes`, `fresh_until_ms` and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_step_get_cacheable(const struct tokenforge_step *s,
+                                                     struct tokenforge_token **out,
+                                                     uint64_t *changes,
+                                                     int64_t *fresh_until_ms,
+                                                     struct tokenforge_error **err);
+
+/**
+ * The address of the step's change counter, which the library increments whenever the
+ * step's cached token changes (a new token, an invalidation, one taken from storage). It is
+ * valid while `s` lives. Read it with an atomic acquire load (C11: `atomic_load((_Atomic
+ * uint64_t *)p)`, GCC: `__atomic_load_n(p, __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never
+ * write it. NULL when `s` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `s` is NULL or live.
+ */
+const uint64_t *tokenforge_step_changes(const struct tokenforge_step *s);
+
+/**
+ * Frees a step handle (the pipeline's state goes when the pipeline and its last handle are
+ * freed). NULL is a no-op; freeing twice is undefined. Not while another thread uses it.
+ *
+ * # Safety
+ * `s` is NULL or live, not used afterwards.
+ */
+void tokenforge_step_free(struct tokenforge_step *s);
 
 /**
  * An empty in-memory storage, owned by the caller. Thread-safe.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ureq::http;
 // The `unversioned` API may change in a minor ureq release; Cargo.lock pins the version.
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, NextTimeout, RustlsConnector};
 
 /// Default total deadline of one request, all attempts included.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -235,7 +235,8 @@ impl Resolver for LiteralFirst {
     }
 }
 
-fn agent(tls: ureq::tls::TlsConfig) -> ureq::Agent {
+#[doc(hidden)]
+pub fn agent(tls: ureq::tls::TlsConfig) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -243,7 +244,10 @@ fn agent(tls: ureq::tls::TlsConfig) -> ureq::Agent {
         .tls_config(tls)
         .max_idle_connections_per_host(8)
         .build();
-    ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
+    // ureq's default chain (CONNECT proxy, TCP, TLS) with our TCP transport (src/tcp.rs).
+    let connector =
+        ().chain(ConnectProxyConnector::default()).chain(crate::tcp::TcpConnector).chain(RustlsConnector::default());
+    ureq::Agent::with_parts(config, connector, LiteralFirst::default())
 }
 
 /// `Basic base64(user:password)`; with `form_encoded`, each part is form-encoded first, as
@@ -429,13 +433,12 @@ fn attempt_once(
     policy: &Policy,
 ) -> std::result::Result<Response, Failure> {
     let agent = policy.tls.agent(agent);
-    let url = req.uri().to_string();
+    let uri = req.uri().clone();
     let req = agent.configure_request(req).timeout_global(Some(remaining)).build();
-    let fail = |e: ureq::Error| classify(e, &url, policy);
-    let mut response = agent.run(req).map_err(fail)?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().with_config().limit(policy.max_body as u64).read_to_vec().map_err(fail)?;
-    Ok(Response { status, headers: response.headers().clone(), body })
+    let fail = |e: ureq::Error| classify(e, &uri.to_string(), policy);
+    let (parts, mut body) = agent.run(req).map_err(fail)?.into_parts();
+    let body = body.with_config().limit(policy.max_body as u64).read_to_vec().map_err(fail)?;
+    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body })
 }
 
 fn timeout_error(request: &Request, policy: &Policy) -> Error {

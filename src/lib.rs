@@ -15,6 +15,7 @@ pub mod http;
 pub mod oauth2;
 pub mod pipeline;
 pub mod storage;
+mod tcp;
 pub mod template;
 pub mod text;
 pub mod tls;

@@ -222,6 +222,45 @@ fn deadline_holds_against_slow_and_trickling_servers() {
 }
 
 #[test]
+fn a_kept_connection_the_server_closed_is_not_reused() {
+    let s = Server::start().unwrap();
+    let f = body(&s, "x", "/answer-then-close").build().unwrap();
+    let mut echo = body(&s, "y", "/echo");
+    echo.retry(1, 0).unwrap(); // a reused dead connection would fail it
+    let echo = echo.build().unwrap();
+    for round in 0..3 {
+        assert!(f.fetch(None).unwrap().access_token().as_str().starts_with("atc-"));
+        std::thread::sleep(Duration::from_millis(20)); // the close reaches us
+        assert_eq!(echo.fetch(None).unwrap().access_token().as_str(), "echo-token", "round {round}");
+    }
+    // The fetchers share one pool: each closing answer ends the connection it came on (the
+    // first one's own, then the one echo opened), and each echo after it opens a new one.
+    assert_eq!(s.connections(), 4, "one connection per closing answer, plus the first");
+}
+
+#[test]
+fn requests_with_bodies_and_without_on_one_connection() {
+    // The head of a request waits for its body, to go out in one write; a request without a
+    // body goes out when the answer is awaited.
+    let s = Server::start().unwrap();
+    let mut post = body(&s, "p", "/echo");
+    post.request_data("k", "v").unwrap();
+    let post = post.build().unwrap();
+    let mut get = body(&s, "g", "/echo");
+    get.method("GET").unwrap();
+    let get = get.build().unwrap();
+    for _ in 0..5 {
+        let t = post.fetch(None).unwrap();
+        assert_eq!(
+            (t.extra("method").map(|v| v.as_str()), t.extra("body").map(|v| v.as_str())),
+            (Some("POST"), Some("k=v"))
+        );
+        assert_eq!(get.fetch(None).unwrap().extra("method").map(|v| v.as_str()), Some("GET"));
+    }
+    assert_eq!(s.connections(), 1, "one kept-alive connection for all ten");
+}
+
+#[test]
 fn body_cap_and_gzip() {
     let s = Server::start().unwrap();
     let e = fetch_err(body(&s, "x", "/big/2000000"));

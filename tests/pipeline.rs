@@ -521,3 +521,37 @@ fn many_threads_across_expiry() {
     assert!(hits >= 3, "renewed as it crossed expiry: {hits}");
     assert!((hits as usize) < calls / 10, "but shared: {hits} fetches for {calls} calls");
 }
+
+#[test]
+fn step_handles_tell_when_a_token_may_be_handed_out_again() {
+    let s = Server::start().unwrap();
+    let mut a = body(&s, "a", "/slow/300", &[]);
+    a.ttl_ms(1_200).unwrap(); // fresh for 600 ms (half the lifetime), then renewed
+    let mut b = body(&s, "b", "/switch/hb", &["a"]);
+    b.ttl_ms(60_000).unwrap();
+    let mut p = pipeline(vec![a, b]);
+    p.set_storage(Arc::new(MemoryStorage::new()), None).unwrap();
+    let ha = p.step("a").unwrap();
+    let hb = p.step("b").unwrap();
+    assert!(p.set_refresh_margin_ms(10).is_err(), "no configuration while handles exist");
+    let first = ha.get_cacheable().unwrap();
+    let now = tokenforge::token::now_ms();
+    assert!(first.fresh_until_ms > now + 300 && first.fresh_until_ms <= now + 600, "{}", first.fresh_until_ms - now);
+    assert_eq!(first.changes, ha.changes().load(Ordering::Acquire));
+    let again = ha.get_cacheable().unwrap();
+    assert!(Arc::ptr_eq(&first.token, &again.token) || same(&first.token, &again.token));
+    assert_eq!(again.changes, first.changes, "a cached get changes nothing");
+    // Stale but valid: served while the renewal (300 ms) runs, and not to be cached.
+    sleep(Duration::from_millis(650));
+    let stale = ha.get_cacheable().unwrap();
+    assert!(same(&stale.token, &first.token));
+    assert_eq!(stale.fresh_until_ms, 0, "a stale token is not handed out again without asking");
+    eventually("the renewal lands", || ha.changes().load(Ordering::Acquire) > first.changes);
+    let renewed = ha.get_cacheable().unwrap();
+    assert!(!same(&renewed.token, &first.token) && renewed.fresh_until_ms > tokenforge::token::now_ms());
+    // b's counter moves when b's token is dropped, even by invalidating a.
+    let b1 = hb.get_cacheable().unwrap();
+    p.invalidate("a").unwrap();
+    assert!(hb.changes().load(Ordering::Acquire) > b1.changes, "invalidation cascades to b's counter");
+    assert!(!same(&hb.get().unwrap(), &b1.token));
+}

@@ -20,6 +20,7 @@ pub mod oauth2;
 pub mod pipeline;
 pub mod request;
 pub mod result;
+pub mod step;
 pub mod storage;
 pub mod token;
 pub mod userdata;
@@ -37,6 +38,20 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
     }
     // SAFETY: p is not NULL, and the caller vouches that it is NUL-terminated.
     unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| Error::invalid_argument(format!("{what} is not valid UTF-8")))
+}
+
+/// A string argument as bytes, unchecked for UTF-8 (for lookups, which check by failing):
+/// NULL is `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `p` is NULL or NUL-terminated.
+#[inline]
+pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char, what: &str) -> Result<&'a [u8], Error> {
+    if p.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    // SAFETY: p is not NULL, and the caller vouches that it is NUL-terminated.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
 /// An optional string argument: NULL is `None`, invalid UTF-8 is `INVALID_ARGUMENT`.

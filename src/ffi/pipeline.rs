@@ -8,7 +8,7 @@ use super::handle::{arg, arg_mut, clone_arc, take_box, to_arc, to_box, Castable,
 use super::storage::tokenforge_storage;
 use super::token::tokenforge_token;
 use super::userdata::{tokenforge_free_userdata, UserData};
-use super::{fallible, guarded, opt_str_arg, out_arg, str_arg, write_out};
+use super::{bytes_arg, fallible, guarded, opt_str_arg, out_arg, str_arg, write_out};
 use crate::error::{Error, ResultCode};
 use crate::pipeline::Pipeline;
 use std::ffi::{c_char, c_void};
@@ -170,9 +170,9 @@ pub unsafe extern "C" fn tokenforge_pipeline_get(
         // SAFETY: the caller passes what the Safety section says.
         let p = unsafe { arg(p, "pipeline") }?;
         // SAFETY: the caller passes what the Safety section says.
-        let step = unsafe { str_arg(step, "step") }?;
+        let step = unsafe { bytes_arg(step, "step") }?;
         out_arg(out)?;
-        let token = p.get(step)?;
+        let token = p.get_by_bytes(step)?;
         // SAFETY: the caller passes what the Safety section says.
         unsafe { write_out(out, to_arc::<tokenforge_token>(token)) }
     })

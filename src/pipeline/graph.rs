@@ -24,14 +24,14 @@ impl Graph {
     /// Missing dependencies and cycles are `CONFIG` errors naming the steps involved.
     pub fn build<S: std::hash::BuildHasher>(
         fetchers: &[Arc<Fetcher>],
-        index: &HashMap<String, usize, S>,
+        index: &HashMap<Box<[u8]>, usize, S>,
         shared_store: bool,
     ) -> Result<Graph> {
         let mut deps = Vec::with_capacity(fetchers.len());
         for f in fetchers {
             let mut mine = Vec::new();
             for d in f.depends_on() {
-                let i = index.get(d.as_str()).ok_or_else(|| {
+                let i = index.get(d.as_str().as_bytes()).ok_or_else(|| {
                     Error::config(format!("step \"{}\" depends on \"{d}\", which is not in the pipeline", f.name()))
                 })?;
                 mine.push(*i);

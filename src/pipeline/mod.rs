@@ -23,7 +23,6 @@ use crate::token::{now_ms, Token};
 use graph::Graph;
 use once_cell::race::OnceBox;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +55,7 @@ pub struct Pipeline {
 struct Inner {
     id: u64,
     steps: Vec<Step>,
-    index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
+    index: Index,
     settings: Settings,
     /// Built at first use. A `OnceBox` never waits (a fork child of a parent that was building
     /// it builds its own).
@@ -65,23 +64,10 @@ struct Inner {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// FNV-1a: step names are short and chosen by the program, so a fast hash will do.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
+/// Step names to indexes. Looked up by bytes, so the C ABI needs no UTF-8 check on the way
+/// in; foldhash hashes a short name in a few instructions (names are the program's, not an
+/// attacker's, so a fixed seed will do).
+type Index = HashMap<Box<[u8]>, usize, foldhash::fast::FixedState>;
 
 impl Default for Pipeline {
     fn default() -> Pipeline {
@@ -108,22 +94,25 @@ impl Pipeline {
         }
     }
 
-    /// The pipeline to change: refused (`CONFIG`) while a renewal runs in the background,
-    /// which shares it. Configure before first use.
+    /// The pipeline to change: refused (`CONFIG`) while a renewal running in the background
+    /// or a step handle shares it. Configure before first use.
     fn configure(&mut self) -> Result<&mut Inner> {
         Arc::get_mut(&mut self.inner).ok_or_else(|| {
-            Error::config("the pipeline is renewing a token in the background: configure it before its first use")
+            Error::config(
+                "the pipeline is in use (a renewal in the background or a step handle shares it): configure it \
+                 before its first use",
+            )
         })
     }
 
     /// Adds a step, in any order. A duplicate name is `CONFIG`.
     pub fn add(&mut self, fetcher: Arc<Fetcher>) -> Result<()> {
         let inner = self.configure()?;
-        let name = fetcher.name().as_str().to_string();
-        if inner.index.contains_key(&name) {
-            return Err(Error::config(format!("duplicate step \"{name}\"")).with_step_field(&name));
+        let name = fetcher.name().as_str();
+        if inner.index.contains_key(name.as_bytes()) {
+            return Err(Error::config(format!("duplicate step \"{name}\"")).with_step_field(name));
         }
-        inner.index.insert(name, inner.steps.len());
+        inner.index.insert(name.as_bytes().into(), inner.steps.len());
         inner.steps.push(Step::new(fetcher));
         inner.graph = OnceBox::new();
         Ok(())
@@ -184,9 +173,24 @@ impl Pipeline {
     /// fetched (once, whatever the number of callers), after the dependencies that have no
     /// valid token, independent ones in parallel.
     pub fn get(&self, step: &str) -> Result<Arc<Token>> {
+        self.get_by_bytes(step.as_bytes())
+    }
+
+    /// [`Self::get`] with the step name as bytes (`INVALID_ARGUMENT` when they are no step's
+    /// name, or not UTF-8).
+    #[inline]
+    pub fn get_by_bytes(&self, step: &[u8]) -> Result<Arc<Token>> {
         let graph = self.inner.graph()?;
         let i = self.inner.step_index(step)?;
         self.inner.token(i, graph)
+    }
+
+    /// A handle on `step`, whose gets skip the name lookup. It shares the pipeline (which
+    /// can then no longer be configured) and keeps it alive.
+    pub fn step(&self, step: &str) -> Result<StepHandle> {
+        self.inner.graph()?;
+        let index = self.inner.step_index(step.as_bytes())?;
+        Ok(StepHandle { inner: self.inner.clone(), index })
     }
 
     /// Drops the cached (and stored) token of `step` and of every step that depends on it,
@@ -194,7 +198,7 @@ impl Pipeline {
     /// delete is reported (error hook, event), not returned.
     pub fn invalidate(&self, step: &str) -> Result<()> {
         let graph = self.inner.graph()?;
-        let i = self.inner.step_index(step)?;
+        let i = self.inner.step_index(step.as_bytes())?;
         self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents[i].iter().copied()));
         Ok(())
     }
@@ -204,14 +208,12 @@ impl Pipeline {
     /// Returns whether it invalidated.
     pub fn invalidate_if(&self, step: &str, access_token: &str) -> Result<bool> {
         let graph = self.inner.graph()?;
-        let i = self.inner.step_index(step)?;
-        let entry = &self.inner.steps[i].entry;
-        let current = entry.load_full();
-        let Some(cached) = current.as_ref().filter(|e| e.token.access_token().as_str() == access_token) else {
+        let i = self.inner.step_index(step.as_bytes())?;
+        let step = &self.inner.steps[i];
+        let Some(cached) = step.entry_full().filter(|e| e.token.access_token().as_str() == access_token) else {
             return Ok(false);
         };
-        let previous = entry.compare_and_swap(&current, None);
-        if !(*previous).as_ref().is_some_and(|p| Arc::ptr_eq(p, cached)) {
+        if !step.take_entry_if(&cached) {
             return Ok(false);
         }
         self.inner.emit(i, EventKind::Invalidated, Duration::ZERO, None, 0, None, false);
@@ -222,6 +224,68 @@ impl Pipeline {
     /// The step names, in the order they were added.
     pub fn steps(&self) -> impl Iterator<Item = &CText> {
         self.inner.steps.iter().map(|s| s.fetcher.name())
+    }
+}
+
+#[cold]
+fn unknown_step(step: &[u8]) -> Error {
+    match std::str::from_utf8(step) {
+        Ok(name) => Error::invalid_argument(format!("unknown step \"{name}\"")),
+        Err(_) => Error::invalid_argument("step name is not UTF-8"),
+    }
+}
+
+/// One step of a pipeline, found once: its gets skip the name lookup. Shares the pipeline's
+/// state and keeps it alive (a pipeline with step handles can no longer be configured).
+/// Thread-safe.
+#[derive(Clone)]
+pub struct StepHandle {
+    inner: Arc<Inner>,
+    index: usize,
+}
+
+/// A token with what a wrapper needs to hand it out again without asking the library.
+pub struct Cacheable {
+    pub token: Arc<Token>,
+    /// The value of [`StepHandle::changes`] the token belongs to.
+    pub changes: u64,
+    /// Until when (ms since the epoch) the token is fresh; 0 when it is not (a stale token
+    /// served while it is renewed, or one that is not the step's cached token).
+    pub fresh_until_ms: i64,
+}
+
+impl StepHandle {
+    /// [`Pipeline::get`] of this step.
+    #[inline]
+    pub fn get(&self) -> Result<Arc<Token>> {
+        let graph = self.inner.graph()?;
+        self.inner.token(self.index, graph)
+    }
+
+    /// [`Self::get`], with the change count and freshness of the token: while
+    /// [`Self::changes`] still reads `changes` and the time is before `fresh_until_ms`, a get
+    /// would return this same token.
+    pub fn get_cacheable(&self) -> Result<Cacheable> {
+        let token = self.get()?;
+        let step = &self.inner.steps[self.index];
+        // The count first: an entry read after it is at least as new as the count says.
+        let changes = step.changes().load(Ordering::Acquire);
+        let fresh_until_ms = match &*step.entry() {
+            Some(entry) if entry.holds(&token) && entry.is_fresh(now_ms()) => entry.refresh_at_ms,
+            _ => 0,
+        };
+        Ok(Cacheable { token, changes, fresh_until_ms })
+    }
+
+    /// The step's change counter: it grows whenever the step's cached token changes (a new
+    /// token, an invalidation). Its address is stable while the handle lives.
+    pub fn changes(&self) -> &AtomicU64 {
+        self.inner.steps[self.index].changes()
+    }
+
+    /// The step's name.
+    pub fn name(&self) -> &CText {
+        self.inner.steps[self.index].fetcher.name()
     }
 }
 
@@ -237,14 +301,19 @@ impl Inner {
             .map_err(Clone::clone)
     }
 
-    fn step_index(&self, step: &str) -> Result<usize> {
-        self.index.get(step).copied().ok_or_else(|| Error::invalid_argument(format!("unknown step \"{step}\"")))
+    #[inline]
+    fn step_index(&self, step: &[u8]) -> Result<usize> {
+        match self.index.get(step) {
+            Some(&i) => Ok(i),
+            None => Err(unknown_step(step)),
+        }
     }
 
     /// The hot path: a fresh cached token, without a lock; anything else goes to
     /// [`Self::renew`].
+    #[inline]
     fn token(self: &Arc<Self>, i: usize, graph: &Graph) -> Result<Arc<Token>> {
-        if let Some(entry) = &*self.steps[i].entry.load() {
+        if let Some(entry) = &*self.steps[i].entry() {
             if entry.is_fresh(now_ms()) {
                 self.emit(i, EventKind::CacheHit, Duration::ZERO, Some(entry.expires_at_ms), 0, None, false);
                 return Ok(entry.token_for_thread());
@@ -277,7 +346,7 @@ impl Inner {
     /// Drops the cached and stored tokens of `steps` and forgets their failures.
     fn drop_tokens(&self, steps: impl Iterator<Item = usize>) {
         for s in steps {
-            let had = self.steps[s].entry.swap(None);
+            let had = self.steps[s].take_entry();
             {
                 let cell = self.steps[s].cell();
                 let mut flight = cell.flight.lock();

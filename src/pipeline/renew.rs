@@ -94,7 +94,7 @@ impl Inner {
         let mut flight = cell.flight.lock();
         loop {
             let now = now_ms();
-            let entry = step.entry.load_full();
+            let entry = step.entry_full();
             if let Some(e) = entry.as_ref().filter(|e| e.is_valid(now)) {
                 // A valid token is served whatever happens; at most a renewal is started.
                 if e.is_fresh(now) || flight.running || now < flight.renew_after_ms {
@@ -234,7 +234,7 @@ impl Inner {
     /// token, in the background (or here, without background refresh).
     fn renew_dependents(self: &Arc<Self>, i: usize, graph: &Graph) {
         for &d in &graph.direct_dependents[i] {
-            let Some(entry) = self.steps[d].entry.load_full() else { continue };
+            let Some(entry) = self.steps[d].entry_full() else { continue };
             let cell = self.steps[d].cell();
             let mut flight = cell.flight.lock();
             if flight.running {
@@ -299,7 +299,7 @@ impl Inner {
                 if let Some(s) = &stored {
                     self.write_stored(i, s, &entry, background);
                 }
-                self.steps[i].entry.store(Some(entry.clone()));
+                self.steps[i].set_entry(Some(entry.clone()));
                 self.emit(i, kind, started.elapsed(), Some(entry.expires_at_ms), 0, None, background);
                 Ok(token)
             }
@@ -358,11 +358,8 @@ impl Inner {
     fn dependencies(self: &Arc<Self>, i: usize, graph: &Graph) -> Result<Context> {
         let deps = &graph.deps[i];
         let now = now_ms();
-        let missing: Vec<usize> = deps
-            .iter()
-            .copied()
-            .filter(|&d| self.steps[d].entry.load().as_ref().is_none_or(|e| !e.is_valid(now)))
-            .collect();
+        let missing: Vec<usize> =
+            deps.iter().copied().filter(|&d| self.steps[d].entry().as_ref().is_none_or(|e| !e.is_valid(now))).collect();
         let mut results: Vec<(usize, Result<Arc<Token>>)> = Vec::with_capacity(deps.len());
         if missing.len() > 1 && self.settings.background_refresh {
             std::thread::scope(|scope| {

@@ -68,7 +68,7 @@ impl Inner {
         let entry = self.entry_for(token.clone(), now);
         if entry.is_fresh(now) {
             self.emit(i, EventKind::LoadedFromStorage, Duration::ZERO, Some(entry.expires_at_ms), 0, None, background);
-            self.steps[i].entry.store(Some(Arc::new(entry)));
+            self.steps[i].set_entry(Some(Arc::new(entry)));
             return Some(token);
         }
         let newer = base.as_ref().is_none_or(|b| token.expires_at_ms().unwrap_or(0) >= b.expires_at_ms().unwrap_or(0));

@@ -39,8 +39,14 @@ impl Entry {
     }
 
     /// The token for this thread: equal to `token`, maybe another copy.
+    #[inline]
     pub fn token_for_thread(&self) -> Arc<Token> {
         SHARD.with(|s| self.copies[*s].clone())
+    }
+
+    /// Whether `token` is this entry's token (one of its copies).
+    pub fn holds(&self, token: &Arc<Token>) -> bool {
+        self.copies.iter().any(|c| Arc::ptr_eq(c, token))
     }
 
     /// Fresh: no renewal due yet.
@@ -92,7 +98,10 @@ pub(super) struct FlightCell {
 
 pub(super) struct Step {
     pub fetcher: Arc<Fetcher>,
-    pub entry: ArcSwapOption<Entry>,
+    entry: ArcSwapOption<Entry>,
+    /// Incremented after every change of `entry` (boxed: its address is handed to wrappers,
+    /// which cache tokens while it stays the same, and must not move with the step).
+    changes: Box<AtomicU64>,
     cell: ArcSwap<FlightCell>,
 }
 
@@ -107,8 +116,50 @@ impl Step {
         Step {
             fetcher,
             entry: ArcSwapOption::empty(),
+            changes: Box::new(AtomicU64::new(0)),
             cell: ArcSwap::from_pointee(FlightCell::new(fork::generation())),
         }
+    }
+
+    /// The cached entry, for a quick look.
+    #[inline]
+    pub fn entry(&self) -> arc_swap::Guard<Option<Arc<Entry>>> {
+        self.entry.load()
+    }
+
+    /// The cached entry, to keep.
+    pub fn entry_full(&self) -> Option<Arc<Entry>> {
+        self.entry.load_full()
+    }
+
+    /// Replaces the cached entry.
+    pub fn set_entry(&self, entry: Option<Arc<Entry>>) {
+        self.entry.store(entry);
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// Drops the cached entry, returning it.
+    pub fn take_entry(&self) -> Option<Arc<Entry>> {
+        let had = self.entry.swap(None);
+        if had.is_some() {
+            self.changes.fetch_add(1, Ordering::Release);
+        }
+        had
+    }
+
+    /// Drops the cached entry if it is still `current`; reports whether it did.
+    pub fn take_entry_if(&self, current: &Arc<Entry>) -> bool {
+        let previous = self.entry.compare_and_swap(&Some(current.clone()), None);
+        let taken = (*previous).as_ref().is_some_and(|p| Arc::ptr_eq(p, current));
+        if taken {
+            self.changes.fetch_add(1, Ordering::Release);
+        }
+        taken
+    }
+
+    /// The change counter of the cached entry.
+    pub fn changes(&self) -> &AtomicU64 {
+        &self.changes
     }
 
     /// The step's flight cell. In a child process after `fork()` the inherited one may be

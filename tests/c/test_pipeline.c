@@ -498,8 +498,73 @@ static void test_custom_store_with_leases(void) {
   pthread_mutex_destroy(&ls.mu);
 }
 
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Step handles: the same tokens as by name; the change counter and freshness a wrapper
+   caches by; configuration refused while a handle exists; a handle outliving its pipeline. */
+static void test_step_handles(void) {
+  tokenforge_pipeline *p = from_json(THREE_STEPS);
+  CHECK(p != NULL);
+  if (p == NULL) return;
+  tokenforge_step *user = NULL, *none = NULL;
+  tokenforge_error *err = NULL;
+  CHECK(tokenforge_pipeline_step(p, "nope", &none, &err) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(none == NULL && err && strstr(tokenforge_error_message(err), "nope"));
+  tokenforge_error_free(err);
+  CHECK(tokenforge_pipeline_step(p, NULL, &none, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_step(NULL, "user", &none, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_step(p, "user", NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_step(p, "user", &user, NULL) == TOKENFORGE_RESULT_OK && user != NULL);
+  const uint64_t *changes = tokenforge_step_changes(user);
+  CHECK(changes != NULL && tokenforge_step_changes(NULL) == NULL);
+  uint64_t c0 = __atomic_load_n(changes, __ATOMIC_ACQUIRE);
+
+  tokenforge_token *a = NULL, *b = NULL, *c = NULL;
+  uint64_t at = 0;
+  int64_t fresh_until = -1;
+  CHECK(tokenforge_step_get_cacheable(user, &a, &at, &fresh_until, NULL) == TOKENFORGE_RESULT_OK);
+  uint64_t c1 = __atomic_load_n(changes, __ATOMIC_ACQUIRE);
+  CHECK(c1 > c0 && at == c1); /* the fetch changed it, and the token belongs to the new value */
+  CHECK(fresh_until > wall_ms() + 60000);
+  CHECK(tokenforge_step_get(user, &b, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(tokenforge_pipeline_get(p, "user", &c, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(a && b && c && strcmp(tokenforge_token_access_token(a), tokenforge_token_access_token(b)) == 0 &&
+        strcmp(tokenforge_token_access_token(a), tokenforge_token_access_token(c)) == 0);
+  CHECK(__atomic_load_n(changes, __ATOMIC_ACQUIRE) == c1); /* cached gets change nothing */
+  /* Invalidating a dependency drops user too: the counter moves. */
+  CHECK(tokenforge_pipeline_invalidate(p, "app", NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(__atomic_load_n(changes, __ATOMIC_ACQUIRE) > c1);
+  CHECK(tokenforge_step_get(user, NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  tokenforge_token *none_t = NULL;
+  CHECK(tokenforge_step_get(NULL, &none_t, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT && none_t == NULL);
+  tokenforge_token_free(b);
+  b = NULL;
+  CHECK(tokenforge_step_get_cacheable(user, &b, NULL, NULL, NULL) == TOKENFORGE_RESULT_OK); /* nullable outs */
+  /* The pipeline cannot be configured while a handle shares it. */
+  err = NULL;
+  CHECK(tokenforge_pipeline_set_refresh_margin_ms(p, 1000, &err) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(err && strstr(tokenforge_error_message(err), "step handle"));
+  tokenforge_error_free(err);
+  /* The handle keeps working after the pipeline is freed. */
+  tokenforge_pipeline_free(p);
+  tokenforge_token *d = NULL;
+  CHECK(tokenforge_step_get(user, &d, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(d && b && strcmp(tokenforge_token_access_token(d), tokenforge_token_access_token(b)) == 0);
+  tokenforge_token_free(a);
+  tokenforge_token_free(b);
+  tokenforge_token_free(c);
+  tokenforge_token_free(d);
+  tokenforge_step_free(user);
+  tokenforge_step_free(NULL);
+}
+
 int main(void) {
   test_json_pipeline_cache_and_invalidation();
+  test_step_handles();
   test_bad_input();
   test_storage_reuse();
   test_reentrancy();

@@ -28,6 +28,7 @@
 //! | `/malformed/<kind>` | `not-json`, `array`, `empty`, `null-token`, `empty-token`, `number-token`, `html`, `truncated` |
 //! | `/redirect` | 302 to `/oauth/token` |
 //! | `/close` | closes the connection without answering |
+//! | `/answer-then-close` | a token (without `Connection: close`), then closes the connection |
 //! | `/switch/<key>` | a token `<key>-N`, or 503 while `key` is broken |
 //! | `/_break/<key>`, `/_fix/<key>` | break or mend `/switch/<key>` |
 //! | `/_count/<path>` | `{"access_token":"count","count":N}`: how many requests `/<path>` has had |
@@ -558,6 +559,12 @@ fn handle(req: &Request, state: &State, out: &mut dyn Write) -> bool {
         }
         ["redirect"] => Answer::text(302, "").header("Location", "/oauth/token"),
         ["close"] => return false,
+        ["answer-then-close"] => {
+            // A token, as on a kept-alive connection (no Connection: close), then the
+            // connection closes: what a server does when it drops an idle connection.
+            write_answer(out, &Answer::json(200, format!(r#"{{"access_token":"{}"}}"#, state.next("atc"))));
+            return false;
+        }
         ["_count", rest @ ..] => {
             let path = format!("/{}", rest.join("/"));
             let n = state.hits.lock().unwrap().get(&path).copied().unwrap_or(0);
