@@ -1260,6 +1260,41 @@ enum tokenforge_result tokenforge_pipeline_get(const struct tokenforge_pipeline 
                                                struct tokenforge_error **err);
 
 /**
+ * As `tokenforge_pipeline_get`, also telling a wrapper how long it may hand the same token
+ * out again without calling the library; see `tokenforge_step_get_cacheable`, which this is
+ * by name. `changes` and `fresh_until_ms` are nullable. Errors as for get. Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; `step` is NULL or NUL-terminated; `out`, `changes`, `fresh_until_ms`
+ * and `err` are NULL or writable.
+ */
+enum tokenforge_result tokenforge_pipeline_get_cacheable(const struct tokenforge_pipeline *p,
+                                                         const char *step,
+                                                         struct tokenforge_token **out,
+                                                         uint64_t *changes,
+                                                         int64_t *fresh_until_ms,
+                                                         struct tokenforge_error **err);
+
+/**
+ * Sets `*out` to the address of the change counter of `step`: the library increments it
+ * whenever the step's cached token changes (a new token, an invalidation, one taken from
+ * storage), and once more when the pipeline is freed. The address stays readable for the
+ * life of the process, also after the pipeline is freed, so a wrapper may read it without
+ * holding the pipeline; a value once read never comes back. Read it with an atomic acquire
+ * load (C11: `atomic_load((_Atomic uint64_t *)p)`, GCC: `__atomic_load_n(p,
+ * __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never write it. Errors: `INVALID_ARGUMENT`
+ * (NULL, unknown step). Thread-safe.
+ *
+ * # Safety
+ * `p` is NULL or live; `step` is NULL or NUL-terminated; `out` and `err` are NULL or
+ * writable.
+ */
+enum tokenforge_result tokenforge_pipeline_step_changes(const struct tokenforge_pipeline *p,
+                                                        const char *step,
+                                                        const uint64_t **out,
+                                                        struct tokenforge_error **err);
+
+/**
  * Drops the cached (and stored) token of `step` and of every step that depends on it,
  * directly or not, and forgets their failures, so that the next get fetches. A store that
  * fails to delete is reported to the step's error hook and the event hook, not returned.
@@ -1531,10 +1566,11 @@ enum tokenforge_result tokenforge_step_get_cacheable(const struct tokenforge_ste
 
 /**
  * The address of the step's change counter, which the library increments whenever the
- * step's cached token changes (a new token, an invalidation, one taken from storage). It is
- * valid while `s` lives. Read it with an atomic acquire load (C11: `atomic_load((_Atomic
- * uint64_t *)p)`, GCC: `__atomic_load_n(p, __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never
- * write it. NULL when `s` is NULL. Thread-safe.
+ * step's cached token changes (a new token, an invalidation, one taken from storage); see
+ * `tokenforge_pipeline_step_changes`. It stays readable for the life of the process. Read
+ * it with an atomic acquire load (C11: `atomic_load((_Atomic uint64_t *)p)`, GCC:
+ * `__atomic_load_n(p, __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never write it. NULL
+ * when `s` is NULL. Thread-safe.
  *
  * # Safety
  * `s` is NULL or live.

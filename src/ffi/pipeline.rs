@@ -178,6 +178,65 @@ pub unsafe extern "C" fn tokenforge_pipeline_get(
     })
 }
 
+/// As `tokenforge_pipeline_get`, also telling a wrapper how long it may hand the same token
+/// out again without calling the library; see `tokenforge_step_get_cacheable`, which this is
+/// by name. `changes` and `fresh_until_ms` are nullable. Errors as for get. Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; `step` is NULL or NUL-terminated; `out`, `changes`, `fresh_until_ms`
+/// and `err` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_get_cacheable(
+    p: *const tokenforge_pipeline,
+    step: *const c_char,
+    out: *mut *mut tokenforge_token,
+    changes: *mut u64,
+    fresh_until_ms: *mut i64,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
+        let p = unsafe { arg(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
+        let step = unsafe { bytes_arg(step, "step") }?;
+        out_arg(out)?;
+        let got = p.get_cacheable(step)?;
+        // SAFETY: the caller passes what the Safety section says.
+        unsafe { super::step::write_cacheable(got, out, changes, fresh_until_ms) }
+    })
+}
+
+/// Sets `*out` to the address of the change counter of `step`: the library increments it
+/// whenever the step's cached token changes (a new token, an invalidation, one taken from
+/// storage), and once more when the pipeline is freed. The address stays readable for the
+/// life of the process, also after the pipeline is freed, so a wrapper may read it without
+/// holding the pipeline; a value once read never comes back. Read it with an atomic acquire
+/// load (C11: `atomic_load((_Atomic uint64_t *)p)`, GCC: `__atomic_load_n(p,
+/// __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never write it. Errors: `INVALID_ARGUMENT`
+/// (NULL, unknown step). Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; `step` is NULL or NUL-terminated; `out` and `err` are NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_step_changes(
+    p: *const tokenforge_pipeline,
+    step: *const c_char,
+    out: *mut *const u64,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
+        let p = unsafe { arg(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
+        let step = unsafe { bytes_arg(step, "step") }?;
+        out_arg(out)?;
+        let counter = p.changes(step)?;
+        // SAFETY: the caller passes what the Safety section says.
+        unsafe { write_out(out, counter.as_ptr().cast_const()) }
+    })
+}
+
 /// Drops the cached (and stored) token of `step` and of every step that depends on it,
 /// directly or not, and forgets their failures, so that the next get fetches. A store that
 /// fails to delete is reported to the step's error hook and the event hook, not returned.

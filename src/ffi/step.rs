@@ -6,8 +6,8 @@ use super::handle::{arg, take_box, to_arc, to_box, Castable, OwnershipBox};
 use super::pipeline::tokenforge_pipeline;
 use super::token::tokenforge_token;
 use super::{fallible, guarded, out_arg, str_arg, write_out};
-use crate::error::ResultCode;
-use crate::pipeline::StepHandle;
+use crate::error::{Error, ResultCode};
+use crate::pipeline::{Cacheable, StepHandle};
 use std::ffi::c_char;
 use std::ptr;
 
@@ -95,24 +95,39 @@ pub unsafe extern "C" fn tokenforge_step_get_cacheable(
         let s = unsafe { arg(s, "step") }?;
         out_arg(out)?;
         let got = s.get_cacheable()?;
-        if !changes.is_null() {
-            // SAFETY: not NULL, so writable (Safety section).
-            unsafe { changes.write(got.changes) };
-        }
-        if !fresh_until_ms.is_null() {
-            // SAFETY: not NULL, so writable (Safety section).
-            unsafe { fresh_until_ms.write(got.fresh_until_ms) };
-        }
         // SAFETY: the caller passes what the Safety section says.
-        unsafe { write_out(out, to_arc::<tokenforge_token>(got.token)) }
+        unsafe { write_cacheable(got, out, changes, fresh_until_ms) }
     })
 }
 
+/// Writes a cacheable get's outputs.
+///
+/// # Safety
+/// `out` is writable; `changes` and `fresh_until_ms` are NULL or writable.
+pub(super) unsafe fn write_cacheable(
+    got: Cacheable,
+    out: *mut *mut tokenforge_token,
+    changes: *mut u64,
+    fresh_until_ms: *mut i64,
+) -> Result<(), Error> {
+    if !changes.is_null() {
+        // SAFETY: not NULL, so writable (Safety section).
+        unsafe { changes.write(got.changes) };
+    }
+    if !fresh_until_ms.is_null() {
+        // SAFETY: not NULL, so writable (Safety section).
+        unsafe { fresh_until_ms.write(got.fresh_until_ms) };
+    }
+    // SAFETY: the caller passes what the Safety section says.
+    unsafe { write_out(out, to_arc::<tokenforge_token>(got.token)) }
+}
+
 /// The address of the step's change counter, which the library increments whenever the
-/// step's cached token changes (a new token, an invalidation, one taken from storage). It is
-/// valid while `s` lives. Read it with an atomic acquire load (C11: `atomic_load((_Atomic
-/// uint64_t *)p)`, GCC: `__atomic_load_n(p, __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never
-/// write it. NULL when `s` is NULL. Thread-safe.
+/// step's cached token changes (a new token, an invalidation, one taken from storage); see
+/// `tokenforge_pipeline_step_changes`. It stays readable for the life of the process. Read
+/// it with an atomic acquire load (C11: `atomic_load((_Atomic uint64_t *)p)`, GCC:
+/// `__atomic_load_n(p, __ATOMIC_ACQUIRE)`, Go: `atomic.LoadUint64`); never write it. NULL
+/// when `s` is NULL. Thread-safe.
 ///
 /// # Safety
 /// `s` is NULL or live.

@@ -4,6 +4,7 @@
 //! single-flight fetches; independent dependencies in parallel; refresh grants; failure
 //! memory no longer than the fault; invalidation that cascades; and optional storage.
 
+mod changes;
 mod event;
 mod graph;
 mod json;
@@ -185,6 +186,19 @@ impl Pipeline {
         self.inner.token(i, graph)
     }
 
+    /// [`Self::get_by_bytes`], with what a wrapper needs to cache the token (see
+    /// [`StepHandle::get_cacheable`]).
+    pub fn get_cacheable(&self, step: &[u8]) -> Result<Cacheable> {
+        let graph = self.inner.graph()?;
+        let i = self.inner.step_index(step)?;
+        self.inner.token_cacheable(i, graph)
+    }
+
+    /// The change counter of `step` (see [`StepHandle::changes`]).
+    pub fn changes(&self, step: &[u8]) -> Result<&'static AtomicU64> {
+        Ok(self.inner.steps[self.inner.step_index(step)?].changes())
+    }
+
     /// A handle on `step`, whose gets skip the name lookup. It shares the pipeline (which
     /// can then no longer be configured) and keeps it alive.
     pub fn step(&self, step: &str) -> Result<StepHandle> {
@@ -266,20 +280,14 @@ impl StepHandle {
     /// [`Self::changes`] still reads `changes` and the time is before `fresh_until_ms`, a get
     /// would return this same token.
     pub fn get_cacheable(&self) -> Result<Cacheable> {
-        let token = self.get()?;
-        let step = &self.inner.steps[self.index];
-        // The count first: an entry read after it is at least as new as the count says.
-        let changes = step.changes().load(Ordering::Acquire);
-        let fresh_until_ms = match &*step.entry() {
-            Some(entry) if entry.holds(&token) && entry.is_fresh(now_ms()) => entry.refresh_at_ms,
-            _ => 0,
-        };
-        Ok(Cacheable { token, changes, fresh_until_ms })
+        let graph = self.inner.graph()?;
+        self.inner.token_cacheable(self.index, graph)
     }
 
     /// The step's change counter: it grows whenever the step's cached token changes (a new
-    /// token, an invalidation). Its address is stable while the handle lives.
-    pub fn changes(&self) -> &AtomicU64 {
+    /// token, an invalidation), and once more when the step goes away. Its address stays
+    /// readable for the life of the process.
+    pub fn changes(&self) -> &'static AtomicU64 {
         self.inner.steps[self.index].changes()
     }
 
@@ -307,6 +315,19 @@ impl Inner {
             Some(&i) => Ok(i),
             None => Err(unknown_step(step)),
         }
+    }
+
+    /// [`Self::token`] with what a wrapper needs to cache it (see [`Cacheable`]).
+    fn token_cacheable(self: &Arc<Self>, i: usize, graph: &Graph) -> Result<Cacheable> {
+        let token = self.token(i, graph)?;
+        let step = &self.steps[i];
+        // The count first: an entry read after it is at least as new as the count says.
+        let changes = step.changes().load(Ordering::Acquire);
+        let fresh_until_ms = match &*step.entry() {
+            Some(entry) if entry.holds(&token) && entry.is_fresh(now_ms()) => entry.refresh_at_ms,
+            _ => 0,
+        };
+        Ok(Cacheable { token, changes, fresh_until_ms })
     }
 
     /// The hot path: a fresh cached token, without a lock; anything else goes to

@@ -1,6 +1,7 @@
 //! The state of one step: its cached token (read without a lock) and its single-flight and
 //! failure memory (behind a lock that a child process after `fork()` makes afresh).
 
+use super::changes::Counter;
 use crate::error::Error;
 use crate::fetcher::Fetcher;
 use crate::fork;
@@ -99,9 +100,9 @@ pub(super) struct FlightCell {
 pub(super) struct Step {
     pub fetcher: Arc<Fetcher>,
     entry: ArcSwapOption<Entry>,
-    /// Incremented after every change of `entry` (boxed: its address is handed to wrappers,
-    /// which cache tokens while it stays the same, and must not move with the step).
-    changes: Box<AtomicU64>,
+    /// Incremented after every change of `entry`. Its address is handed to wrappers, which
+    /// cache tokens while it reads the same; it lives for the whole process (see changes.rs).
+    changes: Counter,
     cell: ArcSwap<FlightCell>,
 }
 
@@ -116,7 +117,7 @@ impl Step {
         Step {
             fetcher,
             entry: ArcSwapOption::empty(),
-            changes: Box::new(AtomicU64::new(0)),
+            changes: Counter::new(),
             cell: ArcSwap::from_pointee(FlightCell::new(fork::generation())),
         }
     }
@@ -135,14 +136,14 @@ impl Step {
     /// Replaces the cached entry.
     pub fn set_entry(&self, entry: Option<Arc<Entry>>) {
         self.entry.store(entry);
-        self.changes.fetch_add(1, Ordering::Release);
+        self.changes.get().fetch_add(1, Ordering::Release);
     }
 
     /// Drops the cached entry, returning it.
     pub fn take_entry(&self) -> Option<Arc<Entry>> {
         let had = self.entry.swap(None);
         if had.is_some() {
-            self.changes.fetch_add(1, Ordering::Release);
+            self.changes.get().fetch_add(1, Ordering::Release);
         }
         had
     }
@@ -152,14 +153,14 @@ impl Step {
         let previous = self.entry.compare_and_swap(&Some(current.clone()), None);
         let taken = (*previous).as_ref().is_some_and(|p| Arc::ptr_eq(p, current));
         if taken {
-            self.changes.fetch_add(1, Ordering::Release);
+            self.changes.get().fetch_add(1, Ordering::Release);
         }
         taken
     }
 
-    /// The change counter of the cached entry.
-    pub fn changes(&self) -> &AtomicU64 {
-        &self.changes
+    /// The change counter of the cached entry, readable for the life of the process.
+    pub fn changes(&self) -> &'static AtomicU64 {
+        self.changes.get()
     }
 
     /// The step's flight cell. In a child process after `fork()` the inherited one may be

@@ -535,6 +535,18 @@ static void test_step_handles(void) {
   CHECK(a && b && c && strcmp(tokenforge_token_access_token(a), tokenforge_token_access_token(b)) == 0 &&
         strcmp(tokenforge_token_access_token(a), tokenforge_token_access_token(c)) == 0);
   CHECK(__atomic_load_n(changes, __ATOMIC_ACQUIRE) == c1); /* cached gets change nothing */
+  /* The same by name. */
+  const uint64_t *by_name = NULL;
+  CHECK(tokenforge_pipeline_step_changes(p, "user", &by_name, NULL) == TOKENFORGE_RESULT_OK && by_name == changes);
+  CHECK(tokenforge_pipeline_step_changes(p, "nope", &by_name, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(tokenforge_pipeline_step_changes(p, "user", NULL, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  tokenforge_token *e = NULL;
+  uint64_t e_at = 0;
+  int64_t e_fresh = 0;
+  CHECK(tokenforge_pipeline_get_cacheable(p, "user", &e, &e_at, &e_fresh, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(e && e_at == c1 && e_fresh == fresh_until &&
+        strcmp(tokenforge_token_access_token(e), tokenforge_token_access_token(a)) == 0);
+  tokenforge_token_free(e);
   /* Invalidating a dependency drops user too: the counter moves. */
   CHECK(tokenforge_pipeline_invalidate(p, "app", NULL) == TOKENFORGE_RESULT_OK);
   CHECK(__atomic_load_n(changes, __ATOMIC_ACQUIRE) > c1);
@@ -558,8 +570,10 @@ static void test_step_handles(void) {
   tokenforge_token_free(b);
   tokenforge_token_free(c);
   tokenforge_token_free(d);
-  tokenforge_step_free(user);
+  uint64_t last = __atomic_load_n(changes, __ATOMIC_ACQUIRE);
+  tokenforge_step_free(user); /* the last reference: the pipeline's state goes */
   tokenforge_step_free(NULL);
+  CHECK(__atomic_load_n(changes, __ATOMIC_ACQUIRE) > last); /* still readable, and moved on */
 }
 
 int main(void) {
