@@ -9,6 +9,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -104,6 +105,28 @@ func copyEvent(ev *C.tokenforge_event) Event {
 // finalizer does when it is garbage collected.
 type Pipeline struct {
 	obj object
+	// The tokens Token hands out again without calling the library while they are fresh:
+	// step name -> its slot, copied on write. nil once closed.
+	fast   atomic.Pointer[map[string]*fastStep]
+	fastMu sync.Mutex
+	closed bool // under fastMu
+	hook   atomic.Pointer[EventHook]
+}
+
+// fastStep is a step's slot in the Go-side cache.
+type fastStep struct {
+	// The library's change counter of the step: C memory that stays readable for the life of
+	// the process and never shows a value twice.
+	changes *uint64
+	cur     atomic.Pointer[fastToken]
+}
+
+// fastToken is a fresh token and how long it stays the step's answer.
+type fastToken struct {
+	tok     *Token
+	changes uint64
+	at      time.Time // with its monotonic reading
+	fresh   time.Duration
 }
 
 var freePipeline = func(p unsafe.Pointer) { C.tokenforge_pipeline_free((*C.tokenforge_pipeline)(p)) }
@@ -246,22 +269,96 @@ func (p *Pipeline) OnEvent(hook EventHook) error {
 	rc := C.tf_go_pipeline_set_event_hook(ptr, newHandle(hook), &cerr)
 	p.obj.release()
 	runtime.KeepAlive(p)
-	return takeError(rc, cerr)
+	if err := takeError(rc, cerr); err != nil {
+		return err
+	}
+	p.hook.Store(&hook) // cache hits served in Go are reported from Go
+	return nil
 }
 
-// get runs tokenforge_pipeline_get on the held pointer ptr.
+// get runs tokenforge_pipeline_get_cacheable on the held pointer ptr, and keeps a fresh
+// token for Token to hand out again.
 func (p *Pipeline) get(ptr *C.tokenforge_pipeline, step string) (*Token, error) {
 	s := cstr(step)
 	defer freeStr(s)
 	var out *C.tokenforge_token
 	var cerr *C.tokenforge_error
-	rc := C.tokenforge_pipeline_get(ptr, s, &out, &cerr)
-	runtime.KeepAlive(p)
+	var changes C.uint64_t
+	var freshUntil C.int64_t
+	rc := C.tokenforge_pipeline_get_cacheable(ptr, s, &out, &changes, &freshUntil, &cerr)
 	if err := takeError(rc, cerr); err != nil {
 		C.tokenforge_token_free(out)
+		runtime.KeepAlive(p)
 		return nil, err
 	}
-	return wrapToken(out), nil
+	tok := wrapSharedToken(out)
+	if fresh := time.Until(time.UnixMilli(int64(freshUntil))); freshUntil > 0 && fresh > 0 {
+		if slot := p.slot(ptr, step, s); slot != nil {
+			slot.cur.Store(&fastToken{tok: tok, changes: uint64(changes), at: time.Now(), fresh: fresh})
+		}
+	}
+	runtime.KeepAlive(p)
+	return tok, nil
+}
+
+// slot returns the cache slot of step, making it on first use; nil once closed.
+func (p *Pipeline) slot(ptr *C.tokenforge_pipeline, step string, cstep *C.char) *fastStep {
+	if m := p.fast.Load(); m != nil {
+		if s := (*m)[step]; s != nil {
+			return s
+		}
+	}
+	p.fastMu.Lock()
+	defer p.fastMu.Unlock()
+	if p.closed {
+		return nil
+	}
+	old := p.fast.Load()
+	if old != nil {
+		if s := (*old)[step]; s != nil {
+			return s
+		}
+	}
+	var counter *C.uint64_t
+	if C.tokenforge_pipeline_step_changes(ptr, cstep, &counter, nil) != C.TOKENFORGE_RESULT_OK {
+		return nil
+	}
+	s := &fastStep{changes: (*uint64)(unsafe.Pointer(counter))}
+	m := make(map[string]*fastStep, 1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[step] = s
+	p.fast.Store(&m)
+	return s
+}
+
+// cached returns the token Token may hand out again for step, nil when there is none.
+func (p *Pipeline) cached(step string) *Token {
+	m := p.fast.Load()
+	if m == nil {
+		return nil
+	}
+	s := (*m)[step]
+	if s == nil {
+		return nil
+	}
+	c := s.cur.Load()
+	if c == nil || atomic.LoadUint64(s.changes) != c.changes || time.Since(c.at) >= c.fresh {
+		return nil
+	}
+	if h := p.hook.Load(); h != nil {
+		emitCacheHit(*h, step, c.tok.expiresAt)
+	}
+	return c.tok
+}
+
+// emitCacheHit reports a cache hit served in Go, as the library reports its own.
+func emitCacheHit(h EventHook, step string, expiresAt time.Time) {
+	defer func() { _ = recover() }()
+	h(Event{Kind: EventCacheHit, Step: step, ExpiresAt: expiresAt})
 }
 
 // Token returns the token of step: the cached one while fresh, otherwise a new one (see
@@ -272,7 +369,28 @@ func (p *Pipeline) get(ptr *C.tokenforge_pipeline, step string) (*Token, error) 
 // When ctx is cancelled or its deadline passes first, Token returns ctx.Err() at once; the
 // fetch itself goes on (it is bounded by the fetch deadlines and serves the other callers
 // and the cache), and the token it gives this caller is released.
+//
+// A fresh token is handed out again from the Go side without calling the library (no
+// allocation, no lock; the library's change counter of the step tells when it has a new
+// one). The token is shared by the callers (see Token).
 func (p *Pipeline) Token(ctx context.Context, step string) (*Token, error) {
+	if p != nil {
+		if tok := p.cached(step); tok != nil {
+			if ctx != nil {
+				select {
+				case <-ctx.Done(): // a non-blocking receive: no lock while not done
+					return nil, ctx.Err()
+				default:
+				}
+			}
+			return tok, nil
+		}
+	}
+	return p.token(ctx, step)
+}
+
+// token is Token when the Go side has no fresh token.
+func (p *Pipeline) token(ctx context.Context, step string) (*Token, error) {
 	if hasNUL(step) {
 		return nil, invalidArgument("step name must not contain NUL")
 	}
@@ -380,7 +498,14 @@ func (p *Pipeline) InvalidateIf(step, accessToken string) (bool, error) {
 // their owners'. It is idempotent; a call still running (such as a fetch that
 // Token left behind after a cancellation) finishes before the memory is freed.
 func (p *Pipeline) Close() {
-	if p != nil && p.obj.close() {
+	if p == nil {
+		return
+	}
+	p.fastMu.Lock()
+	p.closed = true
+	p.fast.Store(nil)
+	p.fastMu.Unlock()
+	if p.obj.close() {
 		runtime.SetFinalizer(p, nil)
 	}
 }

@@ -16,8 +16,17 @@ import (
 // (the library counts references). Close releases the token at once (the library zeroes its
 // secrets); otherwise a finalizer does so when the Token is garbage collected. The strings
 // returned by the accessors are Go copies, which the garbage collector cannot zero.
+//
+// A Token returned by Pipeline.Token is shared: every caller gets the same one while it is
+// fresh, so Close does nothing on it (the garbage collector releases it once the pipeline and
+// its callers have dropped it), and its AccessToken, TokenType and Authorization are Go
+// strings made once.
 type Token struct {
-	obj object
+	obj    object
+	shared bool
+	// Set for shared tokens: the accessors' answers, read once.
+	access, tokenType, authorization string
+	expiresAt                        time.Time
 }
 
 var freeToken = func(p unsafe.Pointer) { C.tokenforge_token_free((*C.tokenforge_token)(p)) }
@@ -30,6 +39,20 @@ func wrapToken(t *C.tokenforge_token) *Token {
 	tok := &Token{}
 	tok.obj.init(unsafe.Pointer(t), freeToken)
 	runtime.SetFinalizer(tok, (*Token).Close)
+	return tok
+}
+
+// wrapSharedToken takes ownership of t (not NULL) for a token many callers share.
+func wrapSharedToken(t *C.tokenforge_token) *Token {
+	tok := &Token{
+		shared:        true,
+		access:        goStr(C.tokenforge_token_access_token(t)),
+		tokenType:     goStr(C.tokenforge_token_token_type(t)),
+		authorization: goStr(C.tokenforge_token_authorization(t)),
+		expiresAt:     msToTime(int64(C.tokenforge_token_expires_at_ms(t))),
+	}
+	tok.obj.init(unsafe.Pointer(t), freeToken)
+	runtime.SetFinalizer(tok, func(t *Token) { t.obj.close() })
 	return tok
 }
 
@@ -63,8 +86,9 @@ func (t *Token) acquire() (*C.tokenforge_token, bool) {
 }
 
 // Close releases the token. It is idempotent; a closed Token's accessors return zero values.
+// It does nothing on a shared token (one returned by Pipeline.Token).
 func (t *Token) Close() {
-	if t != nil && t.obj.close() {
+	if t != nil && !t.shared && t.obj.close() {
 		runtime.SetFinalizer(t, nil)
 	}
 }
@@ -96,11 +120,17 @@ func (t *Token) str(get func(*C.tokenforge_token) *C.char) string {
 
 // AccessToken returns the access token.
 func (t *Token) AccessToken() string {
+	if t != nil && t.shared {
+		return t.access
+	}
 	return t.str(func(p *C.tokenforge_token) *C.char { return C.tokenforge_token_access_token(p) })
 }
 
 // TokenType returns the token type ("Bearer" when the response gave none).
 func (t *Token) TokenType() string {
+	if t != nil && t.shared {
+		return t.tokenType
+	}
 	return t.str(func(p *C.tokenforge_token) *C.char { return C.tokenforge_token_token_type(p) })
 }
 
@@ -116,11 +146,17 @@ func (t *Token) Scope() string {
 
 // Authorization returns "<type> <token>", the value for an Authorization header.
 func (t *Token) Authorization() string {
+	if t != nil && t.shared {
+		return t.authorization
+	}
 	return t.str(func(p *C.tokenforge_token) *C.char { return C.tokenforge_token_authorization(p) })
 }
 
 // ExpiresAt returns the expiry, the zero time when it is unknown.
 func (t *Token) ExpiresAt() time.Time {
+	if t != nil && t.shared {
+		return t.expiresAt
+	}
 	p, ok := t.acquire()
 	if !ok {
 		return time.Time{}

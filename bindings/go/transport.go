@@ -83,13 +83,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.send(req, newAuth, body)
 }
 
-// send sends a clone of req with the Authorization header; body, when not nil, replaces
-// the original body.
+// send sends a copy of req with the Authorization header; body, when not nil, replaces
+// the original body. The copy is shallow but for its header map, which is the only part
+// changed (what the RoundTripper contract asks, and what oauth2.Transport does).
 func (t *Transport) send(req *http.Request, authorization string, body io.ReadCloser) (*http.Response, error) {
-	r := req.Clone(req.Context())
+	r := new(http.Request)
+	*r = *req
+	h := make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	h["Authorization"] = []string{authorization}
+	r.Header = h
 	if body != nil {
 		r.Body = body
 	}
-	r.Header.Set("Authorization", authorization)
 	return t.base().RoundTrip(r)
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tokenforge_test
+
+const raceEnabled = false
