@@ -144,11 +144,13 @@ nginx:
 
 ## Speed figures (targets in the README), each side by side with its peer in one run: the
 ## cached get through the C ABI (by name and by step handle, 1 and 2 threads) and a fetch
-## against a raw socket POST to the same nginx; the pipeline under load against a failing
+## against a raw socket POST to the same nginx; the Go binding beside golang.org/x/oauth2
+## (bindings/go/bench, its own module); the pipeline under load against a failing
 ## endpoint (TOKENFORGE_LOAD_SECONDS); processes sharing a file store and a real redis-server.
-bench: redis nginx
+bench: redis nginx lib
 	$(CARGO) bench --bench pipeline
 	PATH="$$PATH:/usr/sbin" $(CARGO) bench --bench fetch
+	cd bindings/go/bench && PATH="$$PATH:/usr/sbin" $(GO) run .
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
 

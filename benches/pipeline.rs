@@ -2,7 +2,9 @@
 //! loopback token server. Prints figures; asserts nothing (targets are in the issue).
 
 use std::ffi::{c_void, CStr, CString};
+use std::hint::black_box;
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use tokenforge::ffi::context::tokenforge_context;
@@ -70,6 +72,30 @@ fn get(p: Shared, step: &CStr) -> Duration {
     took
 }
 
+/// How the cached-get bench gets its token.
+#[derive(Clone, Copy, PartialEq)]
+enum How {
+    ByName,
+    ByHandle,
+    /// What any cached get has to do at least: load a pointer, count a reference; and drop
+    /// it. Two calls that are not inlined, as through a C ABI.
+    Floor,
+}
+
+#[inline(never)]
+fn floor_get(slot: &AtomicPtr<[u8; 64]>) -> *const [u8; 64] {
+    let p = slot.load(Ordering::Acquire);
+    // SAFETY: p came from Arc::into_raw and the slot keeps its reference.
+    unsafe { Arc::increment_strong_count(p) };
+    p
+}
+
+#[inline(never)]
+fn floor_free(p: *const [u8; 64]) {
+    // SAFETY: floor_get counted this reference.
+    unsafe { Arc::decrement_strong_count(p) };
+}
+
 fn cached_get() {
     let p = tokenforge_pipeline_new();
     let mut f = ptr::null_mut();
@@ -98,7 +124,8 @@ fn cached_get() {
     let step = SharedStep(handle);
     const N: u32 = 4_000_000;
     for threads in [1usize, 2] {
-        for by_handle in [false, true] {
+        let (mut results, mut floor) = (Vec::new(), 0.0);
+        for how in [How::ByName, How::ByHandle, How::Floor] {
             let mut best = f64::MAX;
             for _ in 0..5 {
                 let barrier = Arc::new(Barrier::new(threads));
@@ -107,21 +134,31 @@ fn cached_get() {
                         let barrier = barrier.clone();
                         std::thread::spawn(move || {
                             let (shared, step) = (shared, step);
+                            // The floor's token: one per thread, as the library keeps per-thread copies.
+                            let own = AtomicPtr::new(Arc::into_raw(Arc::new([0u8; 64])).cast_mut());
                             barrier.wait();
                             let start = Instant::now();
                             for _ in 0..N {
                                 let mut t = ptr::null_mut();
                                 // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
                                 unsafe {
-                                    if by_handle {
-                                        tokenforge_step_get(step.0, &mut t, ptr::null_mut());
-                                    } else {
-                                        tokenforge_pipeline_get(shared.0, name.as_ptr(), &mut t, ptr::null_mut());
+                                    match how {
+                                        How::ByHandle => {
+                                            tokenforge_step_get(step.0, &mut t, ptr::null_mut());
+                                            tokenforge_token_free(t);
+                                        }
+                                        How::ByName => {
+                                            tokenforge_pipeline_get(shared.0, name.as_ptr(), &mut t, ptr::null_mut());
+                                            tokenforge_token_free(t);
+                                        }
+                                        How::Floor => floor_free(floor_get(black_box(&own))),
                                     }
-                                    tokenforge_token_free(t);
                                 }
                             }
-                            start.elapsed()
+                            let took = start.elapsed();
+                            // SAFETY: made by Arc::into_raw above, released once.
+                            unsafe { drop(Arc::from_raw(own.load(Ordering::Relaxed))) };
+                            took
                         })
                     })
                     .collect();
@@ -129,9 +166,18 @@ fn cached_get() {
                     handles.into_iter().map(|h| h.join().unwrap().as_nanos() as f64 / f64::from(N)).collect();
                 best = best.min(per_call.iter().sum::<f64>() / per_call.len() as f64);
             }
-            let how = if by_handle { "tokenforge_step_get" } else { "tokenforge_pipeline_get by name" };
-            println!("cached get + free, {threads} thread(s), {how}: {best:.1} ns per call (best of 5 rounds of {N} per thread)");
+            results.push(best);
+            if how == How::Floor {
+                floor = best;
+            }
+            let what = match how {
+                How::ByName => "tokenforge_pipeline_get by name",
+                How::ByHandle => "tokenforge_step_get",
+                How::Floor => "floor: an atomic load and a reference count",
+            };
+            println!("cached get + free, {threads} thread(s), {what}: {best:.1} ns per call (best of 5 rounds of {N} per thread)");
         }
+        println!("  ratio to the floor: by name {:.2}, by handle {:.2}", results[0] / floor, results[1] / floor);
     }
     // SAFETY: the arguments are live objects of this test, or NULL where the call allows it.
     unsafe { tokenforge_step_free(handle) };

@@ -876,6 +876,40 @@ class Storage {
 /// Steps, their cached tokens and the rules to renew them. Configure it (add, set_*,
 /// on_event) from one thread before the first get; then get, invalidate and invalidate_if
 /// may be called from any number of threads at once.
+/// One step of a pipeline, found once (Pipeline::step): get() is Pipeline::get of its name
+/// without the lookup. It shares the pipeline's state and keeps it alive, so it may outlive
+/// the Pipeline object. Move-only; thread-safe (one Step may serve many threads).
+class Step {
+ public:
+  /// Takes ownership of a C step handle (may be NULL: an empty Step).
+  explicit Step(tokenforge_step *owned) noexcept : ptr_(owned) {}
+  Step(Step &&) noexcept = default;
+  Step &operator=(Step &&) noexcept = default;
+
+  /// The token of the step, as Pipeline::get. Throws as Pipeline::get, and
+  /// Error(InvalidArgument) on an empty (moved-from) Step.
+  Token get() const {
+    tokenforge_token *out = nullptr;
+    tokenforge_error *err = nullptr;
+    detail::check(tokenforge_step_get(ptr_.get(), &out, &err), &err);
+    return Token(out);
+  }
+  /// The step's change count: it grows whenever the step's cached token changes (a new
+  /// token, an invalidation, one taken from storage). A wrapper that caches the Token from
+  /// get() may hand it out again while this reads the same and the token is fresh. 0 for
+  /// an empty Step.
+  uint64_t changes() const noexcept {
+    const uint64_t *c = tokenforge_step_changes(ptr_.get());
+    return c ? __atomic_load_n(c, __ATOMIC_ACQUIRE) : 0;
+  }
+
+  /// The C step handle, borrowed; NULL when empty.
+  const tokenforge_step *capi() const noexcept { return ptr_.get(); }
+
+ private:
+  detail::Handle<tokenforge_step, tokenforge_step_free> ptr_;
+};
+
 class Pipeline {
  public:
   /// An empty pipeline (refresh margin 60 s, default lifetime 10 min).
@@ -955,6 +989,11 @@ class Pipeline {
     detail::check(tokenforge_pipeline_get(ptr_.get(), step.c_str(), &out, &err), &err);
     return Token(out);
   }
+  /// A handle on `step` whose get skips the name lookup (the fastest cached get; see
+  /// Step). Take it after configuring the pipeline: from then on add and the set_* calls
+  /// throw Error(Config). Throws Error(InvalidArgument) for an unknown step, Error(Config)
+  /// for a missing dependency or a cycle.
+  Step step(const std::string &step) const;
   /// Drops the cached (and stored) token of `step` and of the steps depending on it.
   void invalidate(const std::string &step) const {
     tokenforge_error *err = nullptr;
@@ -976,6 +1015,13 @@ class Pipeline {
  private:
   detail::Handle<tokenforge_pipeline, tokenforge_pipeline_free> ptr_;
 };
+
+inline Step Pipeline::step(const std::string &step) const {
+  tokenforge_step *out = nullptr;
+  tokenforge_error *err = nullptr;
+  detail::check(tokenforge_pipeline_step(ptr_.get(), step.c_str(), &out, &err), &err);
+  return Step(out);
+}
 
 /// Renews a token by the OAuth2 refresh grant at `token_url` (HTTP Basic with
 /// `client_secret`, a public client without). `timeout_ms` 0 means 30000. Thread-safe;

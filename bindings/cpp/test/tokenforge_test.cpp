@@ -910,6 +910,32 @@ TEST(Pipeline, FromJsonGetAndInvalidate) {
   EXPECT_EQ(error_of([&] { p.invalidate("nope"); }).code(), ErrorCode::InvalidArgument);
 }
 
+TEST(Pipeline, StepHandleGetsWithoutTheNameAndCountsChanges) {
+  std::optional<tf::Step> user;
+  std::string first;
+  {
+    tf::Pipeline p = tf::Pipeline::from_json(three_steps());
+    user.emplace(p.step("user"));
+    EXPECT_EQ(error_of([&] { p.step("nope"); }).code(), ErrorCode::InvalidArgument);
+    EXPECT_EQ(error_of([&] { p.set_refresh_margin_ms(1); }).code(), ErrorCode::Config);  // configured for good
+    first = user->get().access_token();
+    EXPECT_EQ(p.get("user").access_token(), first);  // the same cached token by name
+    const uint64_t before = user->changes();
+    EXPECT_EQ(user->get().access_token(), first);
+    EXPECT_EQ(user->changes(), before);  // a cache hit changes nothing
+    p.invalidate("app");                 // and user, which depends on it
+    EXPECT_GT(user->changes(), before);
+  }
+  // The handle keeps the pipeline's state alive.
+  const std::string second = user->get().access_token();
+  EXPECT_TRUE(starts_with(second, "user-")) << second;
+  EXPECT_NE(second, first);
+  tf::Step moved = std::move(*user);
+  EXPECT_EQ(user->changes(), 0u);
+  EXPECT_EQ(error_of([&] { user->get(); }).code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(moved.get().access_token(), second);
+}
+
 TEST(Pipeline, FromJsonRefusesBadConfiguration) {
   EXPECT_EQ(error_of([] { tf::Pipeline::from_json("not json"); }).code(), ErrorCode::Config);
   const tf::Error e = error_of([] {
