@@ -4,9 +4,16 @@
 CARGO          ?= cargo
 CC             ?= cc
 CXX            ?= c++
+SHELL          := /bin/bash
 CBINDGEN_VER   := 0.29.4
 TOOLS          := $(CURDIR)/.tools
+# A cbindgen on PATH of the pinned version is used as it is; otherwise one is built into .tools/.
+CBINDGEN_ON_PATH := $(shell command -v cbindgen 2>/dev/null)
+ifeq ($(if $(CBINDGEN_ON_PATH),$(shell $(CBINDGEN_ON_PATH) --version 2>/dev/null)),cbindgen $(CBINDGEN_VER))
+CBINDGEN       := $(CBINDGEN_ON_PATH)
+else
 CBINDGEN       := $(TOOLS)/bin/cbindgen
+endif
 RELEASE        := target/release
 LIB_SO         := $(RELEASE)/libtokenforge.so
 SERVER         := $(RELEASE)/tokenforge-testserver
@@ -16,7 +23,7 @@ CFLAGS_STRICT  := -std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude
 LDFLAGS_TF     := -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -ltokenforge -lpthread
 VALGRIND       := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
                   --errors-for-leak-kinds=definite,indirect --error-exitcode=1
-EXAMPLES       := simple_oauth2 two_step header_auth mixed_tokens error_handling \
+EXAMPLES       := quickstart simple_oauth2 two_step header_auth mixed_tokens error_handling \
                   custom_header custom_data dependency_injection custom_fetcher robust_errors \
                   pipeline_demo
 EXAMPLE_BINS   := $(EXAMPLES:%=$(BUILD)/examples/%)
@@ -30,7 +37,7 @@ PREFIX         ?= /usr/local
 VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
+.PHONY: all lib header check-header test test-suites test-readme test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
 
 all: lib
 
@@ -79,10 +86,20 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/tokenforge.h lib
 
 examples: $(EXAMPLE_BINS)
 
-test: check-header test-rust test-c test-go test-cpp test-install
+## Every test suite (going on past a failing one), each ending with "SUITE: N passed, N failed";
+## then one line with the totals. The whole output is also in build/test.log.
+test:
+	@mkdir -p $(BUILD)
+	@set -o pipefail; $(MAKE) --no-print-directory -k test-suites 2>&1 | tee $(BUILD)/test.log; \
+	  scripts/test-summary.sh $(BUILD)/test.log $$?
+
+test-suites: check-header test-rust test-c test-go test-cpp test-install test-readme
 
 test-rust: redis
-	$(CARGO) test --workspace
+	@mkdir -p $(BUILD)
+	@set -o pipefail; $(CARGO) test --workspace 2>&1 | tee $(BUILD)/rust-test.log; rc=$$?; \
+	  sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' $(BUILD)/rust-test.log | \
+	  awk '{p+=$$1; f+=$$2} END {printf "rust: %d passed, %d failed\n", p, f}'; exit $$rc
 
 ## C tests and every C example, against the loopback server, under valgrind.
 test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
@@ -98,20 +115,32 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 
 ## The Go package: vet, then its tests with the race detector (they start the loopback server).
 test-go: lib
-	cd bindings/go && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	@mkdir -p $(BUILD)
+	cd bindings/go && $(GO) vet ./...
+	@log=$(CURDIR)/$(BUILD)/go-test.log; cd bindings/go && $(GO) test -race -count=1 -v ./... > $$log 2>&1; rc=$$?; \
+	  if [ $$rc -ne 0 ]; then cat $$log; else grep -E '^(ok|FAIL)' $$log; fi; \
+	  echo "go: $$(grep -c '^--- PASS' $$log) passed, $$(grep -c '^--- FAIL' $$log) failed"; exit $$rc
 
 ## The C++ wrapper's GoogleTest tests through CMake and ctest.
 test-cpp: lib tools
 	cmake -S bindings/cpp -B $(BUILD)/cpp -G Ninja -DCMAKE_BUILD_TYPE=Debug > /dev/null
 	cmake --build $(BUILD)/cpp
-	ctest --test-dir $(BUILD)/cpp --output-on-failure
+	@set -o pipefail; ctest --test-dir $(BUILD)/cpp --output-on-failure 2>&1 | tee $(BUILD)/cpp-test.log; rc=$$?; \
+	  sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1 \2/p' $(BUILD)/cpp-test.log | \
+	  awk '{printf "c++: %d passed, %d failed\n", $$2 - $$1, $$1}'; exit $$rc
+
+## Every code block of README.md, built and run as written (tests/readme/check.py).
+test-readme: lib tools
+	python3 tests/readme/check.py
 
 ## Installs the shared and static libraries, the C and C++ headers, tokenforge.pc and the
 ## CMake package (find_package(tokenforge); tokenforge::tokenforge) under $(PREFIX).
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/tokenforge $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libtokenforge.so
+	strip --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libtokenforge.so
 	install -m 644 $(RELEASE)/libtokenforge.a $(DESTDIR)$(PREFIX)/lib/libtokenforge.a
+	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libtokenforge.a
 	install -m 644 include/tokenforge.h bindings/cpp/include/tokenforge.hpp $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packaging/tokenforge.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tokenforge.pc

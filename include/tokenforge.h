@@ -55,25 +55,25 @@
 /**
  * How long a client assertion is valid.
  */
-#define CLIENT_ASSERTION_LIFETIME_S 60
+#define TOKENFORGE_CLIENT_ASSERTION_LIFETIME_S 60
 
 /**
  * Default refresh margin: a token is renewed when less than this is left (capped at half
  * its lifetime).
  */
-#define DEFAULT_REFRESH_MARGIN_MS 60000
+#define TOKENFORGE_DEFAULT_REFRESH_MARGIN_MS 60000
 
 /**
  * Lifetime assumed for a token with no known expiry and no TTL.
  */
-#define DEFAULT_LIFETIME_MS 600000
+#define TOKENFORGE_DEFAULT_LIFETIME_MS 600000
 
 /**
  * How long an entry that carries a refresh token is kept when the server did not say how
  * long the refresh token lives (`refresh_expires_in`): after a rotation the store holds the
  * fleet's only valid refresh token, so it must outlive the access token.
  */
-#define REFRESH_ENTRY_LIFETIME_MS (((30 * 24) * 3600) * 1000)
+#define TOKENFORGE_REFRESH_ENTRY_LIFETIME_MS (((30 * 24) * 3600) * 1000)
 
 /**
  * The result codes of the C API. The numbers are stable.
@@ -487,6 +487,17 @@ int32_t tokenforge_error_http_status(const struct tokenforge_error *e);
  * `e` is NULL or a live error.
  */
 const char *tokenforge_error_step(const struct tokenforge_error *e);
+
+/**
+ * The configuration field a `CONFIG` error is about (a pipeline JSON key, such as
+ * `"depends_on"` or `"request_headers.X-Device-Token"`; nested keys joined with dots);
+ * NULL when none. When loading JSON reports several problems, this is the first one's
+ * field (and `tokenforge_error_step` its step). Borrowed from `e`. Thread-safe.
+ *
+ * # Safety
+ * `e` is NULL or a live error.
+ */
+const char *tokenforge_error_field(const struct tokenforge_error *e);
 
 /**
  * The RFC 6749 `error` value (e.g. "invalid_client"); NULL when none. Borrowed from `e`.
@@ -1339,12 +1350,17 @@ enum tokenforge_result tokenforge_pipeline_set_event_hook(struct tokenforge_pipe
                                                           struct tokenforge_error **err);
 
 /**
- * A whole pipeline from JSON text (the format is in the README): steps of kind body, header
- * or client_credentials with their options, dependencies, templates, refresh endpoints and
- * margins; `${env:NAME}` in a string is replaced by that environment variable. On success
- * `*out` receives a validated pipeline the caller owns. Errors: `INVALID_ARGUMENT` (NULL,
- * bad UTF-8), `CONFIG` naming the step and field (bad JSON, unknown key, wrong type, bad
- * value, missing variable, missing dependency, cycle). Thread-safe.
+ * A whole pipeline from JSON text (the format is in the README): steps of kind body,
+ * header, client_credentials, jwt_bearer or token_exchange with their options,
+ * dependencies, templates, refresh endpoints and margins; `${env:NAME}` in a string is
+ * replaced by that environment variable. On success `*out` receives a validated pipeline
+ * the caller owns. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8), `CONFIG` (bad JSON, unknown
+ * key, wrong type, bad value, missing variable, missing dependency, a template field that is
+ * a near miss of a standard one such as `{{a.acess_token}}`, cycle). Every problem of the
+ * file is reported in one error: its message lists them all ("pipeline JSON has 3 problems:
+ * (1) ...; (2) ..."), each naming its step and field, with "did you mean" for near misses of
+ * keys, kinds and step names; `tokenforge_error_step` and `tokenforge_error_field` give the
+ * first one's. Thread-safe.
  *
  * # Safety
  * `json` is NULL or NUL-terminated; `out` and `err` are NULL or writable.

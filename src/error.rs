@@ -100,6 +100,9 @@ pub struct Error {
     message: CText,
     http_status: u16,
     step: Option<CText>,
+    /// The configuration field the error is about (`CONFIG` errors of the pipeline JSON).
+    /// Boxed: rare, and the error stays small (it is the `Err` of every fallible call).
+    field: Option<Box<CText>>,
     oauth_error: Option<CText>,
     oauth_description: Option<CText>,
     retry_after_ms: Option<i64>,
@@ -116,6 +119,7 @@ impl Error {
             message: CText::lossy(message.as_ref()),
             http_status: 0,
             step: None,
+            field: None,
             oauth_error: None,
             oauth_description: None,
             retry_after_ms: None,
@@ -204,6 +208,15 @@ impl Error {
         self
     }
 
+    /// Names the configuration field the error is about (a pipeline JSON key such as
+    /// `request_headers.X-Device-Token`), without touching the message.
+    pub fn with_field(mut self, field: &str) -> Error {
+        if self.field.is_none() && !field.is_empty() {
+            self.field = Some(Box::new(CText::lossy(field)));
+        }
+        self
+    }
+
     /// Records the HTTP status of the answer the error came from.
     pub fn with_status(mut self, status: u16) -> Error {
         self.http_status = status;
@@ -241,6 +254,10 @@ impl Error {
         self.step.as_ref()
     }
 
+    pub fn field(&self) -> Option<&CText> {
+        self.field.as_deref()
+    }
+
     pub fn oauth_error(&self) -> Option<&CText> {
         self.oauth_error.as_ref()
     }
@@ -276,6 +293,7 @@ impl fmt::Debug for Error {
             .field("message", &self.message)
             .field("http_status", &self.http_status)
             .field("step", &self.step)
+            .field("field", &self.field)
             .field("oauth_error", &self.oauth_error)
             .field("retry_after_ms", &self.retry_after_ms)
             .field("retryable", &self.retryable)
@@ -289,6 +307,7 @@ impl PartialEq for Error {
             && self.message == other.message
             && self.http_status == other.http_status
             && self.step == other.step
+            && self.field == other.field
             && self.oauth_error == other.oauth_error
             && self.oauth_description == other.oauth_description
             && self.retry_after_ms == other.retry_after_ms

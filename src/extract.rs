@@ -111,11 +111,24 @@ fn oauth_error(status: u16, object: &Map<String, Value>) -> Option<Error> {
 /// Turns an answer into a token or the error it amounts to, following DESIGN.md: redirects and
 /// other non-2xx statuses are `HTTP_STATUS` unless the body is an OAuth error, which is `OAUTH`
 /// even with 200; a 2xx must carry the token. `ttl_ms` overrides the answer's lifetime.
+#[cfg(test)]
 pub fn token_from_response(
     response: &Response,
     source: &TokenSource,
     ttl_ms: Option<i64>,
     now_ms: i64,
+) -> Result<Token> {
+    token_from_answer(response, source, ttl_ms, now_ms, "token endpoint")
+}
+
+/// [`token_from_response`] whose messages name the endpoint as `endpoint` (such as
+/// `POST http://127.0.0.1:8080/user/auth`: what the request went to, never a secret).
+pub fn token_from_answer(
+    response: &Response,
+    source: &TokenSource,
+    ttl_ms: Option<i64>,
+    now_ms: i64,
+    endpoint: &str,
 ) -> Result<Token> {
     let status = response.status;
     let object = json_object(&response.body);
@@ -127,11 +140,11 @@ pub fn token_from_response(
     if (300..400).contains(&status) {
         return Err(Error::http_status(
             status,
-            format!("token endpoint redirected (HTTP {status}); redirects are not followed"),
+            format!("{endpoint} redirected (HTTP {status}); redirects are not followed"),
         ));
     }
     if !(200..300).contains(&status) {
-        return Err(Error::http_status(status, format!("token endpoint answered HTTP {status}"))
+        return Err(Error::http_status(status, format!("{endpoint} answered HTTP {status}"))
             .with_retry_after_ms(response.retry_after_ms(now_ms)));
     }
     let token = match source {

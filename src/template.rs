@@ -68,6 +68,14 @@ impl Template {
         })
     }
 
+    /// The references, as (step, field).
+    pub fn references(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Field { step, field } => Some((step.as_str(), field.as_str())),
+            Part::Literal(_) => None,
+        })
+    }
+
     /// Fills the references from `context`; a step absent from it, or a field its token does
     /// not have, is `DEPENDENCY`.
     pub fn render(&self, context: &Context) -> Result<String> {

@@ -168,8 +168,17 @@ fn http_status_errors() {
     b.retry(1, 0).unwrap();
     let e = fetch_err(b);
     assert_eq!((e.code(), e.status(), e.is_retryable()), (ResultCode::HttpStatus, 404, false));
+    // The message names the endpoint the request went to (not "token endpoint"), without a
+    // query, which may hold a secret.
+    let want = format!("POST {}/status/404 answered HTTP 404", s.url());
+    assert!(e.message().contains(&want) && !e.message().contains("token endpoint"), "{}", e.message());
+    let mut b = body(&s, "x", "/status/404?api_key=s3cret");
+    b.retry(1, 0).unwrap();
+    let e = fetch_err(b);
+    assert!(e.message().contains(&want) && !e.message().contains("s3cret"), "{}", e.message());
     let e = fetch_err(body(&s, "x", "/redirect"));
     assert_eq!((e.code(), e.status()), (ResultCode::HttpStatus, 302));
+    assert!(e.message().contains("/redirect redirected (HTTP 302)"), "{}", e.message());
     assert_eq!(s.hits("/oauth/token"), 0, "redirect not followed");
 }
 

@@ -76,6 +76,10 @@ type Error struct {
 	HTTPStatus int
 	// Step is the name of the fetcher or step that failed, "" when none.
 	Step string
+	// Field is the configuration field a CodeConfig error is about (a pipeline JSON key such
+	// as "depends_on" or "request_headers.X-Device-Token"; the first problem's when loading
+	// reported several), "" when none.
+	Field string
 	// OAuthError is the RFC 6749 "error" value (such as "invalid_client"), "" when none.
 	OAuthError string
 	// OAuthDescription is the RFC 6749 "error_description", "" when none.
@@ -151,6 +155,7 @@ func copyError(e *C.tokenforge_error) *Error {
 		Message:          goStr(C.tokenforge_error_message(e)),
 		HTTPStatus:       int(C.tokenforge_error_http_status(e)),
 		Step:             goStr(C.tokenforge_error_step(e)),
+		Field:            goStr(C.tokenforge_error_field(e)),
 		OAuthError:       goStr(C.tokenforge_error_oauth_error(e)),
 		OAuthDescription: goStr(C.tokenforge_error_oauth_description(e)),
 		RetryAfter:       msDuration(int64(C.tokenforge_error_retry_after_ms(e))),

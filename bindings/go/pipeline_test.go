@@ -141,9 +141,15 @@ func TestPipelineFromJSON(t *testing.T) {
 }
 
 func TestPipelineJSONErrors(t *testing.T) {
-	_, err := tokenforge.PipelineFromJSON(`{"steps":[{"name":"s","kind":"body","base_url":"http://h","ttl":5}]}`)
-	if e := asError(t, err); e.Code != tokenforge.CodeConfig || e.Step != "s" || !strings.Contains(e.Message, "ttl") {
+	_, err := tokenforge.PipelineFromJSON(`{"steps":[{"name":"s","kind":"body","base_url":"http://h","tll_ms":5}]}`)
+	if e := asError(t, err); e.Code != tokenforge.CodeConfig || e.Step != "s" || e.Field != "tll_ms" || !strings.Contains(e.Message, `did you mean "ttl_ms"`) {
 		t.Errorf("unknown key: %+v", e)
+	}
+	// Every problem at once; the first one's step and field.
+	_, err = tokenforge.PipelineFromJSON(`{"steps":[{"name":"a","kind":"bdy","base_url":"http://h"},
+	  {"name":"b","kind":"body","base_url":"http://h","depends_on":["c"]}]}`)
+	if e := asError(t, err); e.Step != "a" || e.Field != "kind" || !strings.HasPrefix(e.Message, "pipeline JSON has 2 problems") {
+		t.Errorf("two problems: %+v", e)
 	}
 	_, err = tokenforge.PipelineFromJSON("not json")
 	if asError(t, err).Code != tokenforge.CodeConfig {

@@ -206,8 +206,9 @@ impl HttpFetcher {
         let empty = Context::new();
         let url = self.token_url(name, context)?;
         let request = self.request(url, context.unwrap_or(&empty)).map_err(named(name, false))?;
+        let endpoint = shown_endpoint(&request);
         let response = self.send(name, request, context, &self.policy, on_retry)?;
-        self.token(name, &response, &self.source, ttl_ms)
+        self.token(name, &response, &self.source, ttl_ms, &endpoint)
     }
 
     /// The refresh grant (`None` without a refresh endpoint), under the step's policy, except
@@ -228,9 +229,10 @@ impl HttpFetcher {
                 None => self.token_url(name, context)?,
             };
             let request = self.refresh_request(url, refresh_token.as_str()).map_err(named(name, false))?;
+            let endpoint = format!("refresh endpoint {}", shown_endpoint(&request));
             let policy = Policy { retry_after_send: false, ..self.policy.clone() };
             let response = self.send(name, request, context, &policy, on_retry)?;
-            self.token(name, &response, &TokenSource::Body(BodyFields::default()), ttl_ms)
+            self.token(name, &response, &TokenSource::Body(BodyFields::default()), ttl_ms, &endpoint)
         })();
         Some(result.map(|t| match t.refresh_token() {
             Some(_) => t,
@@ -261,7 +263,24 @@ impl HttpFetcher {
         response: &Response,
         source: &TokenSource,
         ttl_ms: Option<i64>,
+        endpoint: &str,
     ) -> Result<Token> {
-        extract::token_from_response(response, source, ttl_ms, now_ms()).map_err(named(name, false))
+        extract::token_from_answer(response, source, ttl_ms, now_ms(), endpoint).map_err(named(name, false))
     }
+}
+
+/// The method and URL of a request for messages: without user information or query, which
+/// may hold secrets.
+fn shown_endpoint(request: &Request) -> String {
+    let url = request.url.split(['?', '#']).next().unwrap_or_default();
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('/') {
+            Some((authority, path)) => {
+                format!("{scheme}://{}/{path}", authority.rsplit_once('@').map_or(authority, |(_, host)| host))
+            }
+            None => format!("{scheme}://{}", rest.rsplit_once('@').map_or(rest, |(_, host)| host)),
+        },
+        None => url.to_string(),
+    };
+    format!("{} {url}", request.method.as_str())
 }

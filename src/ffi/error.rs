@@ -126,6 +126,19 @@ pub unsafe extern "C" fn tokenforge_error_step(e: *const tokenforge_error) -> *c
     guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::step)) })
 }
 
+/// The configuration field a `CONFIG` error is about (a pipeline JSON key, such as
+/// `"depends_on"` or `"request_headers.X-Device-Token"`; nested keys joined with dots);
+/// NULL when none. When loading JSON reports several problems, this is the first one's
+/// field (and `tokenforge_error_step` its step). Borrowed from `e`. Thread-safe.
+///
+/// # Safety
+/// `e` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_error_field(e: *const tokenforge_error) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(e) }.and_then(Error::field)) })
+}
+
 /// The RFC 6749 `error` value (e.g. "invalid_client"); NULL when none. Borrowed from `e`.
 ///
 /// # Safety

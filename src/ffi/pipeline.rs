@@ -308,12 +308,17 @@ pub unsafe extern "C" fn tokenforge_pipeline_set_event_hook(
     })
 }
 
-/// A whole pipeline from JSON text (the format is in the README): steps of kind body, header
-/// or client_credentials with their options, dependencies, templates, refresh endpoints and
-/// margins; `${env:NAME}` in a string is replaced by that environment variable. On success
-/// `*out` receives a validated pipeline the caller owns. Errors: `INVALID_ARGUMENT` (NULL,
-/// bad UTF-8), `CONFIG` naming the step and field (bad JSON, unknown key, wrong type, bad
-/// value, missing variable, missing dependency, cycle). Thread-safe.
+/// A whole pipeline from JSON text (the format is in the README): steps of kind body,
+/// header, client_credentials, jwt_bearer or token_exchange with their options,
+/// dependencies, templates, refresh endpoints and margins; `${env:NAME}` in a string is
+/// replaced by that environment variable. On success `*out` receives a validated pipeline
+/// the caller owns. Errors: `INVALID_ARGUMENT` (NULL, bad UTF-8), `CONFIG` (bad JSON, unknown
+/// key, wrong type, bad value, missing variable, missing dependency, a template field that is
+/// a near miss of a standard one such as `{{a.acess_token}}`, cycle). Every problem of the
+/// file is reported in one error: its message lists them all ("pipeline JSON has 3 problems:
+/// (1) ...; (2) ..."), each naming its step and field, with "did you mean" for near misses of
+/// keys, kinds and step names; `tokenforge_error_step` and `tokenforge_error_field` give the
+/// first one's. Thread-safe.
 ///
 /// # Safety
 /// `json` is NULL or NUL-terminated; `out` and `err` are NULL or writable.

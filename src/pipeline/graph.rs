@@ -33,6 +33,8 @@ impl Graph {
             for d in f.depends_on() {
                 let i = index.get(d.as_str().as_bytes()).ok_or_else(|| {
                     Error::config(format!("step \"{}\" depends on \"{d}\", which is not in the pipeline", f.name()))
+                        .with_step_field(f.name().as_str())
+                        .with_field("depends_on")
                 })?;
                 mine.push(*i);
             }
@@ -112,6 +114,8 @@ fn topological_order(fetchers: &[Arc<Fetcher>], deps: &[Vec<usize>]) -> Result<V
         visit(i, deps, &mut marks, &mut Vec::new(), &mut order).map_err(|cycle| {
             let names: Vec<&str> = cycle.iter().map(|&c| fetchers[c].name().as_str()).collect();
             Error::config(format!("dependency cycle: {}", names.join(" -> ")))
+                .with_step_field(names[0])
+                .with_field("depends_on")
         })?;
     }
     Ok(order)

@@ -140,7 +140,18 @@ static void test_bad_input(void) {
                                       &err) == TOKENFORGE_RESULT_CONFIG);
   CHECK(p == NULL && err != NULL && strstr(tokenforge_error_message(err), "ttl") != NULL);
   CHECK(err != NULL && strcmp(tokenforge_error_step(err), "s") == 0);
+  CHECK(err != NULL && tokenforge_error_field(err) != NULL && strcmp(tokenforge_error_field(err), "ttl") == 0);
   tokenforge_error_free(err);
+  /* A depends_on naming a missing step: the step and field are set, with a near name. */
+  err = NULL;
+  CHECK(tokenforge_pipeline_from_json("{\"steps\":[{\"name\":\"device\",\"kind\":\"body\",\"base_url\":\"http://h\"},"
+                                      "{\"name\":\"u\",\"kind\":\"body\",\"base_url\":\"http://h\",\"depends_on\":[\"devce\"]}]}",
+                                      &p, &err) == TOKENFORGE_RESULT_CONFIG);
+  CHECK(err != NULL && tokenforge_error_step(err) != NULL && strcmp(tokenforge_error_step(err), "u") == 0);
+  CHECK(err != NULL && strcmp(tokenforge_error_field(err), "depends_on") == 0);
+  CHECK(err != NULL && strstr(tokenforge_error_message(err), "did you mean \"device\"") != NULL);
+  tokenforge_error_free(err);
+  CHECK(tokenforge_error_field(NULL) == NULL);
   CHECK(tokenforge_pipeline_from_json("not json", &p, NULL) == TOKENFORGE_RESULT_CONFIG);
   CHECK(tokenforge_pipeline_from_json(NULL, &p, NULL) == TOKENFORGE_RESULT_INVALID_ARGUMENT);
   tokenforge_pipeline_free(NULL);

@@ -126,6 +126,7 @@ class Error : public std::runtime_error {
         code_(static_cast<ErrorCode>(tokenforge_error_code(&e))),
         http_status_(tokenforge_error_http_status(&e)),
         step_(detail::opt(tokenforge_error_step(&e))),
+        field_(detail::opt(tokenforge_error_field(&e))),
         oauth_error_(detail::opt(tokenforge_error_oauth_error(&e))),
         oauth_description_(detail::opt(tokenforge_error_oauth_description(&e))),
         retry_after_ms_(tokenforge_error_retry_after_ms(&e)),
@@ -139,6 +140,9 @@ class Error : public std::runtime_error {
   }
   /// The fetcher or step that failed, if known.
   const std::optional<std::string> &step() const noexcept { return step_; }
+  /// The configuration field a Config error is about (a pipeline JSON key such as
+  /// "depends_on"; the first problem's when loading reported several), if any.
+  const std::optional<std::string> &field() const noexcept { return field_; }
   /// The RFC 6749 `error` value, e.g. "invalid_client".
   const std::optional<std::string> &oauth_error() const noexcept { return oauth_error_; }
   /// The RFC 6749 `error_description`.
@@ -151,7 +155,7 @@ class Error : public std::runtime_error {
  private:
   ErrorCode code_;
   int32_t http_status_ = 0;
-  std::optional<std::string> step_, oauth_error_, oauth_description_;
+  std::optional<std::string> step_, field_, oauth_error_, oauth_description_;
   int64_t retry_after_ms_ = -1;
   bool retryable_ = false;
 };

@@ -939,11 +939,12 @@ TEST(Pipeline, StepHandleGetsWithoutTheNameAndCountsChanges) {
 TEST(Pipeline, FromJsonRefusesBadConfiguration) {
   EXPECT_EQ(error_of([] { tf::Pipeline::from_json("not json"); }).code(), ErrorCode::Config);
   const tf::Error e = error_of([] {
-    tf::Pipeline::from_json(R"({"steps":[{"name":"s","kind":"body","base_url":"http://h","ttl":5}]})");
+    tf::Pipeline::from_json(R"({"steps":[{"name":"s","kind":"body","base_url":"http://h","tll_ms":5}]})");
   });
   EXPECT_EQ(e.code(), ErrorCode::Config);
   EXPECT_EQ(e.step(), "s");
-  EXPECT_TRUE(contains(e.what(), "ttl")) << e.what();
+  EXPECT_EQ(e.field(), "tll_ms");
+  EXPECT_TRUE(contains(e.what(), "did you mean \"ttl_ms\"")) << e.what();
 }
 
 TEST(Pipeline, BuiltFromFetchers) {
