@@ -35,6 +35,7 @@ export DEMO_USER_PASSWORD ?= demo-password
 GO             ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PREFIX         ?= /usr/local
 VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR          := $(firstword $(subst ., ,$(VERSION)))
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
 .PHONY: all lib header check-header test test-suites test-readme test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
@@ -43,6 +44,7 @@ all: lib
 
 lib:
 	$(CARGO) build --release --workspace
+	@ln -sf libtokenforge.so $(RELEASE)/libtokenforge.so.$(MAJOR)
 
 $(CBINDGEN):
 	$(CARGO) install --locked cbindgen --version $(CBINDGEN_VER) --root $(TOOLS)
@@ -137,8 +139,14 @@ test-readme: lib tools
 ## CMake package (find_package(tokenforge); tokenforge::tokenforge) under $(PREFIX).
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/tokenforge $(DESTDIR)$(PREFIX)/include
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libtokenforge.so
-	strip --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libtokenforge.so
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libtokenforge.so.$(VERSION)
+	strip --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libtokenforge.so.$(VERSION)
+	ln -sf libtokenforge.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtokenforge.so.$(MAJOR)
+	ln -sf libtokenforge.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libtokenforge.so
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 -s $(RELEASE)/tokenforge $(DESTDIR)$(PREFIX)/bin/tokenforge
+	install -d $(DESTDIR)$(PREFIX)/share/doc/tokenforge
+	install -m 644 LICENSE-MIT LICENSE-APACHE CHANGELOG.md README.md $(DESTDIR)$(PREFIX)/share/doc/tokenforge/
 	install -m 644 $(RELEASE)/libtokenforge.a $(DESTDIR)$(PREFIX)/lib/libtokenforge.a
 	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libtokenforge.a
 	install -m 644 include/tokenforge.h bindings/cpp/include/tokenforge.hpp $(DESTDIR)$(PREFIX)/include/
@@ -156,13 +164,27 @@ test-install: tools
 	$(CC) $(CFLAGS_STRICT) -o $(BUILD)/hello_pkgconfig tests/install/hello.c \
 	  $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs tokenforge) -Wl,-rpath,$(STAGE)/lib
 	$(BUILD)/hello_pkgconfig
+	@test "$$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --modversion tokenforge)" = "$(VERSION)" || \
+	  { echo "tokenforge.pc does not say $(VERSION)"; exit 1; }
+	@grep -q 'set(PACKAGE_VERSION "$(VERSION)")' $(STAGE)/lib/cmake/tokenforge/tokenforgeConfigVersion.cmake || \
+	  { echo "the CMake version file does not say $(VERSION)"; exit 1; }
+	@grep -q '#define TOKENFORGE_VERSION "$(VERSION)"' $(STAGE)/include/tokenforge.h || \
+	  { echo "the installed header does not say $(VERSION)"; exit 1; }
+	@readelf -d $(STAGE)/lib/libtokenforge.so.$(VERSION) | grep -q 'SONAME.*\[libtokenforge.so.$(MAJOR)\]' && \
+	  test "$$(readlink $(STAGE)/lib/libtokenforge.so)" = libtokenforge.so.$(MAJOR) && \
+	  test "$$(readlink $(STAGE)/lib/libtokenforge.so.$(MAJOR))" = libtokenforge.so.$(VERSION) && \
+	  readelf -d $(BUILD)/hello_pkgconfig | grep -q 'NEEDED.*\[libtokenforge.so.$(MAJOR)\]' || \
+	  { echo "SONAME libtokenforge.so.$(MAJOR) or its symlinks are wrong"; exit 1; }
+	@test -f $(STAGE)/share/doc/tokenforge/LICENSE-MIT && test -f $(STAGE)/share/doc/tokenforge/CHANGELOG.md
+	@test -x $(STAGE)/bin/tokenforge && $(STAGE)/bin/tokenforge --version | grep -q "$(VERSION)"
+	@echo "install: version $(VERSION) in tokenforge.pc, the CMake version file and the header; SONAME and symlinks; tokenforge command"
 	cmake -S tests/install -B $(BUILD)/install-cmake -G Ninja -DCMAKE_PREFIX_PATH=$(STAGE) > /dev/null
 	cmake --build $(BUILD)/install-cmake > /dev/null
 	$(BUILD)/install-cmake/hello_cmake
 	$(BUILD)/install-cmake/hello_cmake_static
 	cd bindings/go && PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib \
 	  $(GO) test -tags tokenforge_pkgconfig -count=1 -run 'TestVersion|TestToken|TestPipelineFromJSON' ./...
-	@echo "install: 4 passed, 0 failed"
+	@echo "install: 5 passed, 0 failed"
 
 ## A JSON-configured three-step pipeline against the project's loopback token server.
 demo: $(BUILD)/examples/pipeline_demo

@@ -46,6 +46,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/** The version of this header, "MAJOR.MINOR.PATCH"; tokenforge_version() is the library's. */
+#define TOKENFORGE_VERSION "0.1.0"
+
+
+/**
+ * The major version of the header (the library's SONAME is `libtokenforge.so.MAJOR`).
+ */
+#define TOKENFORGE_VERSION_MAJOR 0
+
+/**
+ * The minor version of the header.
+ */
+#define TOKENFORGE_VERSION_MINOR 1
+
+/**
+ * The patch version of the header.
+ */
+#define TOKENFORGE_VERSION_PATCH 0
 
 /**
  * `expires_at_ms` value meaning "expiry unknown".
@@ -130,6 +148,32 @@ typedef enum tokenforge_result {
    */
   TOKENFORGE_RESULT_PANIC = 99,
 } tokenforge_result;
+
+/**
+ * How much to log; a level logs its own lines and the more severe ones.
+ */
+typedef enum tokenforge_log_level {
+  /**
+   * Nothing.
+   */
+  TOKENFORGE_LOG_LEVEL_OFF = 0,
+  /**
+   * Failed fetches and storage failures.
+   */
+  TOKENFORGE_LOG_LEVEL_ERROR = 1,
+  /**
+   * Also retries and stale tokens served while a renewal fails.
+   */
+  TOKENFORGE_LOG_LEVEL_WARN = 2,
+  /**
+   * Also fetches started and succeeded, refreshes, invalidations, tokens from storage.
+   */
+  TOKENFORGE_LOG_LEVEL_INFO = 3,
+  /**
+   * Also cache hits.
+   */
+  TOKENFORGE_LOG_LEVEL_DEBUG = 4,
+} tokenforge_log_level;
 
 /**
  * What happened.
@@ -296,6 +340,16 @@ typedef tokenforge_result (*tokenforge_request_hook)(void *userdata,
 typedef void (*tokenforge_error_hook)(void *userdata,
                                       const struct tokenforge_error *error,
                                       const struct tokenforge_context *ctx);
+
+/**
+ * Receives one log line (NUL-terminated, no newline, borrowed for the call) at `level`.
+ * Called synchronously on the thread where the event happened (a caller's, or a library
+ * thread for parallel and background fetches), possibly from several threads at once; must
+ * be quick and must not call into a pipeline.
+ */
+typedef void (*tokenforge_log_callback)(void *userdata,
+                                        enum tokenforge_log_level level,
+                                        const char *line);
 
 /**
  * One pipeline event, borrowed for the duration of the event hook call.
@@ -1144,6 +1198,26 @@ enum tokenforge_result tokenforge_fetcher_builder_build(struct tokenforge_fetche
 void tokenforge_fetcher_builder_free(struct tokenforge_fetcher_builder *b);
 
 /**
+ * Sends the library's log lines at `level` and more severe ones (one per pipeline event:
+ * step, event, timings, HTTP status, attempt, error code and message; never a secret) to
+ * `callback` instead of stderr, for programs with their own logging. Lines look like
+ * `warn step=app_token event=retry attempt=2 wait_ms=200`. A NULL `callback` or
+ * `TOKENFORGE_LOG_LEVEL_OFF` goes back to the `TOKENFORGE_LOG` environment variable
+ * (`error`, `warn`, `info` or `debug`: lines to stderr; unset: none). Replacing or removing
+ * a callback releases the previous `userdata` (its `free_userdata` is called once no call
+ * uses it any more); `userdata` is owned by the library from this call on, also when the
+ * call fails. Process-wide; thread-safe. Errors: `INVALID_ARGUMENT` for a level that is no
+ * `tokenforge_log_level` (nothing changes).
+ *
+ * # Safety
+ * `callback` is NULL or a valid function; `free_userdata` is NULL or valid for `userdata`.
+ */
+enum tokenforge_result tokenforge_set_log_callback(tokenforge_log_level level,
+                                                   tokenforge_log_callback callback,
+                                                   void *userdata,
+                                                   tokenforge_free_userdata free_userdata);
+
+/**
  * POSTs `grant_type=refresh_token` to `token_url` and returns the new token with its expiry
  * computed. With `client_secret` the client authenticates by HTTP Basic; with NULL it is a
  * public client and `client_id` goes in the body. Connect failures, 408, 429 and 5xx are
@@ -1522,7 +1596,8 @@ const char *tokenforge_request_data(const struct tokenforge_request *r, const ch
 const char *tokenforge_result_name(tokenforge_result code);
 
 /**
- * The library version, "MAJOR.MINOR.PATCH". Static: never free it. Thread-safe.
+ * The library version, "MAJOR.MINOR.PATCH" (`TOKENFORGE_VERSION` of the header it was built
+ * with; a program may compare the two). Static: never free it. Thread-safe.
  */
 const char *tokenforge_version(void);
 

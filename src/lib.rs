@@ -12,6 +12,7 @@ pub mod ffi;
 pub mod fork;
 pub mod hooks;
 pub mod http;
+pub mod log;
 pub mod oauth2;
 pub mod pipeline;
 pub mod storage;

@@ -42,6 +42,15 @@ static tokenforge_result glue_delete(void *userdata, const char *key, tokenforge
   return (tokenforge_result)tfGoStorageDelete((uintptr_t)userdata, (char *)key, err);
 }
 
+static void glue_log(void *userdata, tokenforge_log_level level, const char *line) {
+  tfGoLog((uintptr_t)userdata, (int)level, (char *)line);
+}
+
+enum tokenforge_result tf_go_set_log_callback(int level, uintptr_t handle) {
+  return tokenforge_set_log_callback((tokenforge_log_level)level, handle ? glue_log : NULL, (void *)handle,
+                                     handle ? glue_free : NULL);
+}
+
 enum tokenforge_result tf_go_builder_set_request_hook(tokenforge_fetcher_builder *b, uintptr_t handle) {
   return tokenforge_fetcher_builder_set_request_hook(b, glue_request_hook, (void *)handle, glue_free);
 }

@@ -13,6 +13,8 @@ enum tokenforge_result tf_go_builder_set_request_hook(tokenforge_fetcher_builder
 enum tokenforge_result tf_go_builder_set_error_hook(tokenforge_fetcher_builder *b, uintptr_t handle);
 enum tokenforge_result tf_go_pipeline_set_event_hook(tokenforge_pipeline *p, uintptr_t handle,
                                                 tokenforge_error **err);
+/* The process-wide log callback (handle 0: none, back to TOKENFORGE_LOG). */
+enum tokenforge_result tf_go_set_log_callback(int level, uintptr_t handle);
 enum tokenforge_result tf_go_fetcher_new_custom(const char *name, const char *const *depends_on,
                                            size_t n_depends_on, int64_t ttl_ms, uintptr_t handle,
                                            tokenforge_fetcher **out, tokenforge_error **err);

@@ -16,6 +16,7 @@ pub mod event;
 pub mod fetcher;
 pub mod fetcher_builder;
 pub mod handle;
+pub mod log;
 pub mod oauth2;
 pub mod pipeline;
 pub mod request;

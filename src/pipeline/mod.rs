@@ -239,6 +239,27 @@ impl Pipeline {
     pub fn steps(&self) -> impl Iterator<Item = &CText> {
         self.inner.steps.iter().map(|s| s.fetcher.name())
     }
+
+    /// The steps `step` depends on, as configured (`INVALID_ARGUMENT` for an unknown step).
+    pub fn dependencies(&self, step: &str) -> Result<&[CText]> {
+        Ok(self.inner.steps[self.inner.step_index(step.as_bytes())?].fetcher.depends_on())
+    }
+
+    /// The pipeline's shared store and its key prefix, when it has one.
+    pub fn storage(&self) -> Option<(&Arc<dyn TokenStorage>, &str)> {
+        self.inner.settings.storage.as_ref().map(|(s, prefix)| (s, prefix.as_str()))
+    }
+
+    /// The key under which `step`'s token is stored (`prefix:step`), when there is a store.
+    pub fn storage_key(&self, step: &str) -> Option<String> {
+        self.storage().map(|(_, prefix)| format!("{prefix}:{step}"))
+    }
+
+    /// The token this process holds for `step` now, fresh or not, without fetching.
+    pub fn cached(&self, step: &str) -> Result<Option<Arc<Token>>> {
+        let i = self.inner.step_index(step.as_bytes())?;
+        Ok(self.inner.steps[i].entry_full().map(|e| e.token.clone()))
+    }
 }
 
 #[cold]
@@ -354,14 +375,19 @@ impl Inner {
         error: Option<&Error>,
         background: bool,
     ) {
-        if let Some(hook) = &self.settings.event_hook {
-            let event =
-                Event { kind, step: self.steps[i].fetcher.name(), duration, expires_at_ms, attempt, error, background };
+        let hook = self.settings.event_hook.as_ref();
+        if hook.is_none() && !crate::log::enabled(crate::log::LogLevel::of(kind)) {
+            return;
+        }
+        let event =
+            Event { kind, step: self.steps[i].fetcher.name(), duration, expires_at_ms, attempt, error, background };
+        if let Some(hook) = hook {
             let _ = hooks::call("event hook", || {
                 hook(&event);
                 Ok(())
             });
         }
+        crate::log::event(&event);
     }
 
     /// Drops the cached and stored tokens of `steps` and forgets their failures.

@@ -105,6 +105,27 @@ fn file_name(key: &str) -> String {
     name
 }
 
+/// The key a file name stands for ([`file_name`] undone); `None` for a shortened name.
+fn key_of(name: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(name.len());
+    let mut rest = name.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        match b {
+            b'~' => return None,
+            b'%' if tail.len() >= 2 => {
+                let hex = std::str::from_utf8(&tail[..2]).ok()?;
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                rest = &tail[2..];
+            }
+            _ => {
+                bytes.push(b);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 impl FileStorage {
     /// Opens (creating it with mode 0700 when absent) the directory `dir`. A directory that
     /// other users may use, or that belongs to someone else, is refused (`STORAGE`).
@@ -212,6 +233,26 @@ impl TokenStorage for FileStorage {
             }
         }
         self.store(key, token)
+    }
+
+    /// The keys of the token files (temporary and lock files are not tokens); a key whose
+    /// file name was shortened is shown as that file name.
+    fn keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let entries = fs::read_dir(&self.dir).map_err(|e| io_error("cannot list", &self.dir, &e))?;
+        let mut keys = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str().and_then(|n| n.strip_suffix(".token")) else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = key_of(name).unwrap_or_else(|| name.to_string());
+            if key.starts_with(prefix) {
+                keys.push(key);
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     fn leases(&self) -> Option<&dyn Leases> {

@@ -35,6 +35,12 @@ impl TokenStorage for MemoryStorage {
         Ok(self.tokens.load().get(key).cloned())
     }
 
+    fn keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut keys: Vec<String> = self.tokens.load().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     fn delete(&self, key: &str) -> Result<()> {
         if self.tokens.load().contains_key(key) {
             self.tokens.rcu(|tokens| {

@@ -15,7 +15,7 @@ pub use file::FileStorage;
 pub use memory::MemoryStorage;
 pub use redis::RedisStorage;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::token::Token;
 use std::any::Any;
 use std::sync::Arc;
@@ -33,6 +33,12 @@ pub trait TokenStorage: Send + Sync {
     /// after a fetch, so that a late writer never replaces a newer token. The default stores.
     fn store_newer(&self, key: &str, token: &Arc<Token>) -> Result<()> {
         self.store(key, token)
+    }
+    /// The keys of the tokens held that start with `prefix`, sorted (for tools such as the
+    /// `tokenforge` command). The default: `STORAGE`, "cannot list".
+    fn keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let _ = prefix;
+        Err(Error::storage("this store cannot list its keys"))
     }
     /// The cross-process lease, for stores that processes share; `None` (the default) keeps
     /// single-flight within each process.

@@ -222,6 +222,33 @@ impl TokenStorage for RedisStorage {
         self.write(key, token, false)
     }
 
+    /// `SCAN` for `prefix*` (glob characters in the prefix escaped), without the lease keys.
+    fn keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        let mut keys: Vec<String> = self.call("cannot list", |c| {
+            let mut keys = Vec::new();
+            let mut cursor = 0u64;
+            loop {
+                let (next, batch): (u64, Vec<String>) =
+                    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).query(c)?;
+                keys.extend(batch.into_iter().filter(|k| !k.contains('\0')));
+                if next == 0 {
+                    return Ok(keys);
+                }
+                cursor = next;
+            }
+        })?;
+        keys.sort();
+        Ok(keys)
+    }
+
     fn leases(&self) -> Option<&dyn Leases> {
         Some(self)
     }

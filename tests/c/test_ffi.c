@@ -45,6 +45,14 @@ static void test_basics(void) {
   CHECK(strcmp(tokenforge_result_name(TOKENFORGE_RESULT_TLS), "TLS") == 0);
   CHECK(strcmp(tokenforge_result_name((tokenforge_result)12345), "UNKNOWN") == 0);
   CHECK(strchr(tokenforge_version(), '.') != NULL);
+  /* The header's version macros are the library's version. */
+  CHECK(strcmp(tokenforge_version(), TOKENFORGE_VERSION) == 0);
+  {
+    char parts[64];
+    snprintf(parts, sizeof parts, "%d.%d.%d", TOKENFORGE_VERSION_MAJOR, TOKENFORGE_VERSION_MINOR,
+             TOKENFORGE_VERSION_PATCH);
+    CHECK(strcmp(parts, TOKENFORGE_VERSION) == 0);
+  }
   tokenforge_string_free(NULL);
   tokenforge_error_free(NULL);
   tokenforge_token_free(NULL);

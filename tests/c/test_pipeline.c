@@ -587,7 +587,63 @@ static void test_step_handles(void) {
   CHECK(__atomic_load_n(changes, __ATOMIC_ACQUIRE) > last); /* still readable, and moved on */
 }
 
+/* What a log callback saw. */
+typedef struct {
+  pthread_mutex_t mu;
+  int lines, freed, info_fetch_succeeded, debug_lines, secrets;
+} log_seen;
+
+static void on_log(void *ud, tokenforge_log_level level, const char *line) {
+  log_seen *seen = ud;
+  pthread_mutex_lock(&seen->mu);
+  if (strstr(line, "step=logged") != NULL) {
+    seen->lines++;
+    if (level == TOKENFORGE_LOG_LEVEL_INFO && strncmp(line, "info step=logged event=fetch_succeeded took_ms=", 47) == 0)
+      seen->info_fetch_succeeded++;
+    if (level == TOKENFORGE_LOG_LEVEL_DEBUG) seen->debug_lines++;
+    if (strstr(line, "c-secret") != NULL || strstr(line, "cc-") != NULL) seen->secrets++;
+  }
+  pthread_mutex_unlock(&seen->mu);
+}
+
+static void log_freed(void *ud) { ((log_seen *)ud)->freed++; }
+
+static void test_log_callback(void) {
+  log_seen seen = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0};
+  CHECK(tokenforge_set_log_callback(TOKENFORGE_LOG_LEVEL_INFO, on_log, &seen, log_freed) == TOKENFORGE_RESULT_OK);
+  tokenforge_pipeline *p = from_json(
+      "{\"steps\":[{\"name\":\"logged\",\"kind\":\"client_credentials\",\"token_url\":\"%s/oauth/token\","
+      "\"client_id\":\"c\",\"client_secret\":\"c-secret\"}]}");
+  tokenforge_token *t = NULL;
+  CHECK(p != NULL && tokenforge_pipeline_get(p, "logged", &t, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_token_free(t);
+  t = NULL;
+  CHECK(tokenforge_pipeline_get(p, "logged", &t, NULL) == TOKENFORGE_RESULT_OK); /* a cache hit: debug */
+  tokenforge_token_free(t);
+  CHECK(seen.info_fetch_succeeded == 1 && seen.debug_lines == 0 && seen.secrets == 0);
+  /* A bad level changes nothing, and the userdata it was given is released at once. */
+  log_seen other = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0};
+  CHECK(tokenforge_set_log_callback((tokenforge_log_level)9, on_log, &other, log_freed) ==
+        TOKENFORGE_RESULT_INVALID_ARGUMENT);
+  CHECK(other.freed == 1 && seen.freed == 0);
+  /* Debug sees cache hits; replacing the callback releases the earlier userdata. */
+  CHECK(tokenforge_set_log_callback(TOKENFORGE_LOG_LEVEL_DEBUG, on_log, &other, log_freed) == TOKENFORGE_RESULT_OK);
+  CHECK(seen.freed == 1);
+  t = NULL;
+  CHECK(tokenforge_pipeline_get(p, "logged", &t, NULL) == TOKENFORGE_RESULT_OK);
+  tokenforge_token_free(t);
+  CHECK(other.debug_lines == 1);
+  /* NULL goes back to TOKENFORGE_LOG (unset here): nothing more arrives. */
+  CHECK(tokenforge_set_log_callback(TOKENFORGE_LOG_LEVEL_INFO, NULL, NULL, NULL) == TOKENFORGE_RESULT_OK);
+  CHECK(other.freed == 2); /* once for the refused call, once now */
+  int before = other.lines;
+  tokenforge_pipeline_invalidate(p, "logged", NULL);
+  CHECK(other.lines == before);
+  tokenforge_pipeline_free(p);
+}
+
 int main(void) {
+  test_log_callback();
   test_json_pipeline_cache_and_invalidation();
   test_step_handles();
   test_bad_input();

@@ -489,6 +489,15 @@ fn handle(req: &Request, state: &State, out: &mut dyn Write) -> bool {
             }
             Answer::json(200, r#"{"access_token":"ok"}"#.into())
         }
+        ["jwt-token"] => {
+            // A JWT-shaped access token (unsigned: for showing claims, not for verifying).
+            use base64::Engine;
+            let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+            let claims =
+                format!(r#"{{"sub":"user-1","scope":"read write","jti":"{}","exp":4102444800}}"#, state.next("jwt"));
+            let jwt = format!("{}.{}.c2lnbmF0dXJl", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&claims));
+            Answer::json(200, token_json(&jwt, 3600, ""))
+        }
         ["header-token"] => Answer::text(200, "").header("X-Auth-Token", &format!("Bearer {}", state.next("hdr"))),
         ["nested"] => Answer::json(
             200,

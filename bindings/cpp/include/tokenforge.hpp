@@ -59,6 +59,15 @@ enum class ErrorCode : int {
 };
 
 /// What a pipeline event reports (tokenforge_event_kind), with the same values.
+/// How much the library logs (tokenforge_log_level).
+enum class LogLevel {
+  Off = TOKENFORGE_LOG_LEVEL_OFF,
+  Error = TOKENFORGE_LOG_LEVEL_ERROR,
+  Warn = TOKENFORGE_LOG_LEVEL_WARN,
+  Info = TOKENFORGE_LOG_LEVEL_INFO,
+  Debug = TOKENFORGE_LOG_LEVEL_DEBUG,
+};
+
 enum class EventKind : int {
   CacheHit = TOKENFORGE_EVENT_KIND_CACHE_HIT,
   FetchStarted = TOKENFORGE_EVENT_KIND_FETCH_STARTED,
@@ -455,6 +464,11 @@ struct Callbacks {
                                  opt_ms(e->expires_at_ms), e->attempt,
                                  e->error ? std::optional<Error>(Error(*e->error)) : std::nullopt, e->background});
     });
+  }
+
+  template <class Box>
+  static void log_line(void *userdata, tokenforge_log_level level, const char *line) noexcept {
+    guard(nullptr, [&] { unbox<Box>(userdata)(static_cast<LogLevel>(level), std::string(line ? line : "")); });
   }
 
   using Backend = std::shared_ptr<StorageBackend>;
@@ -1025,6 +1039,26 @@ inline Step Pipeline::step(const std::string &step) const {
   tokenforge_error *err = nullptr;
   detail::check(tokenforge_pipeline_step(ptr_.get(), step.c_str(), &out, &err), &err);
   return Step(out);
+}
+
+/// Sends the library's log lines at `level` and more severe ones (one per pipeline event,
+/// never a secret; see tokenforge_set_log_callback) to `callback(LogLevel, const std::string
+/// &line)` instead of stderr. Process-wide; the callback may run on library threads at the
+/// same time as on the caller's, and an exception it throws is dropped. Replaces any earlier
+/// callback (which is destroyed once no call uses it).
+template <class F>
+void set_log_callback(LogLevel level, F callback) {
+  using Box = std::decay_t<F>;
+  detail::check(tokenforge_set_log_callback(static_cast<tokenforge_log_level>(level), detail::Callbacks::log_line<Box>,
+                                            detail::Callbacks::box(std::move(callback)),
+                                            detail::Callbacks::free_box<Box>),
+                "tokenforge", "set_log_callback");
+}
+
+/// Back to the TOKENFORGE_LOG environment variable (lines on stderr, or none).
+inline void reset_log_callback() {
+  detail::check(tokenforge_set_log_callback(TOKENFORGE_LOG_LEVEL_OFF, nullptr, nullptr, nullptr), "tokenforge",
+                "reset_log_callback");
 }
 
 /// Renews a token by the OAuth2 refresh grant at `token_url` (HTTP Basic with

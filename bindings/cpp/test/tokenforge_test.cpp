@@ -936,6 +936,29 @@ TEST(Pipeline, StepHandleGetsWithoutTheNameAndCountsChanges) {
   EXPECT_EQ(moved.get().access_token(), second);
 }
 
+TEST(Log, CallbackGetsEventLinesAtItsLevel) {
+  auto lines = std::make_shared<std::vector<std::pair<tf::LogLevel, std::string>>>();
+  auto mu = std::make_shared<std::mutex>();
+  tf::set_log_callback(tf::LogLevel::Info, [lines, mu](tf::LogLevel level, const std::string &line) {
+    std::lock_guard<std::mutex> lock(*mu);
+    lines->emplace_back(level, line);
+  });
+  tf::Pipeline p = tf::Pipeline::from_json(R"({"steps":[{"name":"logged","kind":"client_credentials","token_url":")" +
+                                           g_url + R"(/oauth/token","client_id":"c","client_secret":"c-secret"}]})");
+  const std::string token = p.get("logged").access_token();
+  p.get("logged");  // a cache hit: Debug
+  tf::reset_log_callback();
+  p.invalidate("logged");
+  std::lock_guard<std::mutex> lock(*mu);
+  std::vector<std::string> mine;
+  for (const auto &[level, line] : *lines)
+    if (contains(line, "step=logged")) mine.push_back(line);
+  ASSERT_EQ(mine.size(), 2u) << (mine.empty() ? "" : mine[0]);
+  EXPECT_TRUE(starts_with(mine[0], "info step=logged event=fetch_started")) << mine[0];
+  EXPECT_TRUE(starts_with(mine[1], "info step=logged event=fetch_succeeded took_ms=")) << mine[1];
+  for (const auto &line : mine) EXPECT_FALSE(contains(line, token) || contains(line, "c-secret")) << line;
+}
+
 TEST(Pipeline, FromJsonRefusesBadConfiguration) {
   EXPECT_EQ(error_of([] { tf::Pipeline::from_json("not json"); }).code(), ErrorCode::Config);
   const tf::Error e = error_of([] {
