@@ -38,7 +38,7 @@ VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head 
 MAJOR          := $(firstword $(subst ., ,$(VERSION)))
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-suites test-readme test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
+.PHONY: all lib header check-header test test-suites test-readme test-sanitizers fuzz test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
 
 all: lib
 
@@ -95,7 +95,7 @@ test:
 	@set -o pipefail; $(MAKE) --no-print-directory -k test-suites 2>&1 | tee $(BUILD)/test.log; \
 	  scripts/test-summary.sh $(BUILD)/test.log $$?
 
-test-suites: check-header test-rust test-c test-go test-cpp test-install test-readme
+test-suites: check-header test-rust test-c test-sanitizers test-go test-cpp test-install test-readme
 
 test-rust: redis
 	@mkdir -p $(BUILD)
@@ -114,6 +114,21 @@ test-c: valgrind $(C_TESTS) $(EXAMPLE_BINS)
 	  $(WITH_SERVER) $(VALGRIND) $(BUILD)/examples/$$e; \
 	done
 	@echo "examples: $(words $(EXAMPLES)) passed, 0 failed"
+
+## The C tests and examples again, built with AddressSanitizer (leaks included) and
+## UndefinedBehaviorSanitizer, against the loopback server (valgrind runs them in test-c).
+SAN_FLAGS      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-sanitizers: lib
+	@mkdir -p $(BUILD)/san
+	@n=0; set -o pipefail; \
+	for src in $(C_TESTS:$(BUILD)/test_%=tests/c/test_%.c) $(EXAMPLES:%=examples-c/%.c); do \
+	  exe=$(BUILD)/san/$$(basename $$src .c); \
+	  $(CC) $(CFLAGS_STRICT) $(SAN_FLAGS) -DTOKENFORGE_SOURCE_DIR='"$(CURDIR)"' -o $$exe $$src $(LDFLAGS_TF) || exit 1; \
+	  echo "== $$exe (ASan, UBSan)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(WITH_SERVER) $$exe 2>&1 | sed 's/^/  /' || { echo "sanitizers: $$n passed, 1 failed"; exit 1; }; \
+	  n=$$((n + 1)); \
+	done; echo "sanitizers: $$n passed, 0 failed"
 
 ## The Go package: vet, then its tests with the race detector (they start the loopback server).
 test-go: lib
@@ -204,6 +219,26 @@ bench: redis nginx lib
 	cd bindings/go/bench && PATH="$$PATH:/usr/sbin" $(GO) run .
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
+
+## Fuzzing (needs a nightly toolchain): each cargo-fuzz target of fuzz/ for FUZZ_SECONDS,
+## from its seed corpus in fuzz/corpus/TARGET (new inputs go to build/fuzz/TARGET). A finding
+## stops it, with the input saved under fuzz/artifacts/TARGET.
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   := response header_token pipeline_json template
+fuzz:
+	@cargo +nightly --version >/dev/null 2>&1 || { \
+	  echo "make fuzz needs a nightly Rust toolchain (cargo fuzz uses libFuzzer): rustup toolchain install nightly"; exit 1; }
+	@PATH="$(TOOLS)/bin:$$PATH"; command -v cargo-fuzz >/dev/null 2>&1 || \
+	  $(CARGO) install --locked cargo-fuzz --root $(TOOLS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(CURDIR)/$(BUILD)/fuzz/$$t; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  log=$(CURDIR)/$(BUILD)/fuzz/$$t.log; \
+	  if (cd fuzz && PATH="$(TOOLS)/bin:$$PATH" cargo +nightly fuzz run $$t $(CURDIR)/$(BUILD)/fuzz/$$t corpus/$$t -- \
+	        -max_total_time=$(FUZZ_SECONDS) -max_len=8192 > $$log 2>&1); then \
+	    grep -E '^(#[0-9]+.*DONE|Done [0-9]+ runs)' $$log | tail -1; \
+	  else tail -40 $$log; echo "fuzz: $$t found a failure (input under fuzz/artifacts/$$t)"; exit 1; fi; \
+	done; echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s each without a finding"
 
 ## Opt-in: tokenforge's requests against real identity providers (Keycloak 26 and
 ## panva/oidc-provider 9 from ../shared/peers, started on loopback; slow to install).

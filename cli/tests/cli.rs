@@ -8,6 +8,7 @@ use tokenforge_testserver::fleet::{Redis, TempDir};
 use tokenforge_testserver::Server;
 
 const SECRET: &str = "app-secret";
+static TLS: std::sync::OnceLock<Server> = std::sync::OnceLock::new();
 
 struct Run {
     status: i32,
@@ -33,6 +34,8 @@ fn tokenforge(args: &[&str], envs: &[(&str, &str)]) -> Run {
 /// (needs app), jwt (a JWT-shaped token), with `storage` (a JSON object or "").
 fn pipeline(dir: &Path, url: &str, storage: &str) -> PathBuf {
     let storage = if storage.is_empty() { String::new() } else { format!(r#""storage": {storage},"#) };
+    // An HTTPS server whose certificate no trust store here knows: a TLS error.
+    let tls = TLS.get_or_init(|| Server::start_tls().expect("TLS server")).url();
     let json = format!(
         r#"{{ {storage} "steps": [
           {{"name":"app","kind":"client_credentials","token_url":"{url}/oauth/token","client_id":"app",
@@ -44,7 +47,9 @@ fn pipeline(dir: &Path, url: &str, storage: &str) -> PathBuf {
           {{"name":"jwt","kind":"body","base_url":"{url}","endpoint":"/jwt-token"}},
           {{"name":"refused","kind":"body","base_url":"{url}","endpoint":"/oauth-error/400/invalid_client"}},
           {{"name":"down","kind":"body","base_url":"{url}","endpoint":"/status/503","retry":{{"max_attempts":1}}}},
-          {{"name":"nowhere","kind":"body","base_url":"http://127.0.0.1:9","endpoint":"/x","timeout_ms":2000}}
+          {{"name":"nowhere","kind":"body","base_url":"http://127.0.0.1:9","endpoint":"/x","timeout_ms":2000}},
+          {{"name":"slow","kind":"body","base_url":"{url}","endpoint":"/slow/3000","timeout_ms":300,"retry":{{"max_attempts":1}}}},
+          {{"name":"tls","kind":"body","base_url":"{tls}","endpoint":"/oauth/token","retry":{{"max_attempts":1}}}}
         ]}}"#
     );
     let path = dir.join("pipeline.json");
@@ -111,6 +116,8 @@ fn each_error_class_has_its_exit_status_and_one_line() {
         ("refused", 16, "OAUTH"),
         ("down", 15, "HTTP_STATUS"),
         ("nowhere", 13, "TRANSPORT"),
+        ("slow", 14, "TIMEOUT"),
+        ("tls", 21, "TLS"),
     ] {
         let r = tokenforge(&["get", step, "-c", c], &[]);
         assert_eq!(r.status, status, "{step}: {}", r.stderr);
@@ -150,7 +157,7 @@ fn check_names_every_problem() {
     let good = pipeline(dir.path(), &s.url(), "");
     let r = tokenforge(&["check", "-c", good.to_str().unwrap()], &[]);
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("7 steps") && r.stdout.contains("no problems"), "{}", r.stdout);
+    assert!(r.stdout.contains("9 steps") && r.stdout.contains("no problems"), "{}", r.stdout);
     assert_eq!(s.hits("/oauth/token"), 0, "check fetches nothing");
 }
 
@@ -187,7 +194,6 @@ fn store_list_rm_and_invalidate_on_the_file_store_and_redis() {
     let dir = TempDir::new("cli-store");
     let store = dir.path().join("store");
     let mut redis = Redis::start();
-    redis.run();
     for storage in [
         format!(r#"{{"kind":"file","dir":"{}"}}"#, store.display()),
         format!(r#"{{"kind":"redis","url":"{}"}}"#, redis.url()),
@@ -215,6 +221,11 @@ fn store_list_rm_and_invalidate_on_the_file_store_and_redis() {
         let r = tokenforge(&["store", "list", "-c", c], &[]);
         assert!(r.stdout.contains("holds no token"), "{}", r.stdout);
     }
+    // Redis down: a STORAGE error (the pipeline file is the Redis one, written last).
+    redis.stop();
+    let r = tokenforge(&["store", "list", "-c", dir.path().join("pipeline.json").to_str().unwrap()], &[]);
+    assert_eq!(r.status, 20, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("[STORAGE]"), "{}", r.stderr);
     let plain = pipeline(dir.path(), &s.url(), "");
     let r = tokenforge(&["store", "list", "-c", plain.to_str().unwrap()], &[]);
     assert_eq!(r.status, 12, "no store: {}", r.stderr);
@@ -247,4 +258,23 @@ fn verbose_and_tokenforge_log_print_events_without_secrets() {
     let r = tokenforge(&["get", "app", "-c", c], &[("TOKENFORGE_LOG", "warn")]);
     assert!(!r.stderr.contains("event="), "info lines are off at warn: {}", r.stderr);
     no_secret(&r, &[SECRET]);
+}
+
+/// Colour on a terminal (a pseudo-terminal from util-linux `script`), none with NO_COLOR.
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let run_on_tty = |no_color: bool| {
+        let cmd = format!("{} get nope -c /nonexistent.json", env!("CARGO_BIN_EXE_tokenforge"));
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().expect("util-linux script runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run_on_tty(false);
+    assert!(coloured.contains("\x1b[31mtokenforge: error:\x1b[0m"), "{coloured:?}");
+    let plain = run_on_tty(true);
+    assert!(plain.contains("tokenforge: error:") && !plain.contains('\x1b'), "{plain:?}");
 }
