@@ -219,6 +219,7 @@ bench: redis nginx lib
 	cd bindings/go/bench && PATH="$$PATH:/usr/sbin" $(GO) run .
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
+	$(CARGO) bench --bench tenants
 
 ## Fuzzing (needs a nightly toolchain): each cargo-fuzz target of fuzz/ for FUZZ_SECONDS,
 ## from its seed corpus in fuzz/corpus/TARGET (new inputs go to build/fuzz/TARGET). A finding

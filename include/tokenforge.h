@@ -87,6 +87,13 @@
 #define TOKENFORGE_DEFAULT_LIFETIME_MS 600000
 
 /**
+ * The longest chain of dependencies a pipeline may have (a step that needs a step that needs
+ * ... counts each level). Deeper is a `CONFIG` error at load: getting a token walks its
+ * chain on the caller's stack, which must never overflow whatever the configuration says.
+ */
+#define TOKENFORGE_MAX_DEPENDENCY_DEPTH 64
+
+/**
  * How long an entry that carries a refresh token is kept when the server did not say how
  * long the refresh token lives (`refresh_expires_in`): after a rotation the store holds the
  * fleet's only valid refresh token, so it must outlive the access token.

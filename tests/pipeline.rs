@@ -88,6 +88,60 @@ fn duplicates_missing_dependencies_and_cycles_are_config_errors() {
     assert_eq!(p.get("nope").unwrap_err().code(), ResultCode::Config);
 }
 
+/// A chain where each step needs the one before it.
+fn chain(n: usize) -> Pipeline {
+    let mut p = Pipeline::new();
+    for i in 0..n {
+        let deps: Vec<String> = if i > 0 { vec![format!("s{}", i - 1)] } else { vec![] };
+        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+        p.add(custom(&format!("s{i}"), &deps, "t")).unwrap();
+    }
+    p
+}
+
+#[test]
+fn the_deepest_chain_allowed_works_on_a_small_stack_and_a_deeper_one_is_refused() {
+    use tokenforge::pipeline::MAX_DEPENDENCY_DEPTH;
+    // Getting the last step walks the chain on the caller's stack: 1 MiB (half a Rust
+    // thread's default, an eighth of a Linux main thread's) is enough for the deepest chain in
+    // a debug build (a release build needs less than a quarter of it).
+    let p = chain(MAX_DEPENDENCY_DEPTH);
+    let last = format!("s{}", MAX_DEPENDENCY_DEPTH - 1);
+    let got = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || p.get(&last).map(|t| t.access_token().as_str().to_string()))
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(got.unwrap(), "t");
+    // One more level is a CONFIG error naming the limit, at validation and at get.
+    for n in [MAX_DEPENDENCY_DEPTH + 1, 10_000] {
+        let p = chain(n);
+        let e = p.validate().unwrap_err();
+        assert_eq!(e.code(), ResultCode::Config);
+        assert!(e.message().contains(&format!("the limit is {MAX_DEPENDENCY_DEPTH}")), "{}", e.message());
+        assert_eq!(e.step().unwrap().as_str(), format!("s{MAX_DEPENDENCY_DEPTH}"));
+        assert_eq!(p.get(&format!("s{}", n - 1)).unwrap_err().code(), ResultCode::Config);
+    }
+}
+
+#[test]
+fn validation_is_linear_in_steps_and_edges() {
+    // 100,000 independent steps and a wide fan-in: each validates at once (it took 13.7 s).
+    let mut p = Pipeline::new();
+    for i in 0..100_000 {
+        p.add(custom(&format!("c{i}"), &[], "t")).unwrap();
+    }
+    let deps: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
+    let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+    p.add(custom("all", &deps, "t")).unwrap();
+    p.validate().unwrap();
+    // Invalidating a step reaches its dependents only.
+    assert_eq!(p.get("all").unwrap().access_token().as_str(), "t");
+    p.invalidate("c5").unwrap();
+    assert!(p.cached("all").unwrap().is_none() && p.cached("c6").unwrap().is_some());
+}
+
 #[test]
 fn steps_in_any_order_cached_while_fresh_with_exact_context() {
     let s = Server::start().unwrap();

@@ -13,6 +13,7 @@ mod shared;
 mod step;
 
 pub use event::{Event, EventHook, EventKind};
+pub use graph::MAX_DEPENDENCY_DEPTH;
 pub use json::from_json;
 
 use crate::error::{Error, Result};
@@ -213,7 +214,7 @@ impl Pipeline {
     pub fn invalidate(&self, step: &str) -> Result<()> {
         let graph = self.inner.graph()?;
         let i = self.inner.step_index(step.as_bytes())?;
-        self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents[i].iter().copied()));
+        self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents_of(i)));
         Ok(())
     }
 
@@ -231,7 +232,7 @@ impl Pipeline {
             return Ok(false);
         }
         self.inner.emit(i, EventKind::Invalidated, Duration::ZERO, None, 0, None, false);
-        self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents[i].iter().copied()));
+        self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents_of(i)));
         Ok(true)
     }
 

@@ -7,6 +7,7 @@ use crate::fetcher::Fetcher;
 use crate::fork;
 use crate::token::Token;
 use arc_swap::{ArcSwap, ArcSwapOption};
+use once_cell::race::OnceBox;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,10 +24,13 @@ thread_local! {
     };
 }
 
-/// A cached token (in [`SHARDS`] identical copies) and when to renew it.
+/// A cached token and when to renew it. Threads in shard 0 hand out `token` itself; a thread
+/// of another shard makes that shard's copy the first time it reads the entry, so a token
+/// read from one thread costs at most one copy, and the copies exist only for tokens that
+/// several threads read.
 pub(super) struct Entry {
     pub token: Arc<Token>,
-    copies: Vec<Arc<Token>>,
+    copies: [OnceBox<Arc<Token>>; SHARDS - 1],
     pub refresh_at_ms: i64,
     pub expires_at_ms: i64,
 }
@@ -34,20 +38,21 @@ pub(super) struct Entry {
 impl Entry {
     /// An entry for `token`, renewed `margin_ms` before it expires at `expires_at_ms`.
     pub fn new(token: Arc<Token>, refresh_at_ms: i64, expires_at_ms: i64) -> Entry {
-        let mut copies = vec![token.clone()];
-        copies.extend((1..SHARDS).map(|_| Arc::new(Token::clone(&token))));
-        Entry { token, copies, refresh_at_ms, expires_at_ms }
+        Entry { token, copies: Default::default(), refresh_at_ms, expires_at_ms }
     }
 
     /// The token for this thread: equal to `token`, maybe another copy.
     #[inline]
     pub fn token_for_thread(&self) -> Arc<Token> {
-        SHARD.with(|s| self.copies[*s].clone())
+        match SHARD.with(|s| *s) {
+            0 => self.token.clone(),
+            s => self.copies[s - 1].get_or_init(|| Box::new(Arc::new(Token::clone(&self.token)))).clone(),
+        }
     }
 
     /// Whether `token` is this entry's token (one of its copies).
     pub fn holds(&self, token: &Arc<Token>) -> bool {
-        self.copies.iter().any(|c| Arc::ptr_eq(c, token))
+        Arc::ptr_eq(&self.token, token) || self.copies.iter().any(|c| c.get().is_some_and(|c| Arc::ptr_eq(c, token)))
     }
 
     /// Fresh: no renewal due yet.
