@@ -52,6 +52,7 @@ struct Row {
     cached_per_step: f64,
     get_ns: f64,
     handle_ns: f64,
+    live_ms: f64,
 }
 
 fn run(n: usize, chain: bool) -> Row {
@@ -99,7 +100,16 @@ fn run(n: usize, chain: bool) -> Row {
     if validate.is_err() {
         // SAFETY: live pipeline of this bench.
         unsafe { tokenforge_pipeline_free(p) };
-        return Row { what, build, validate, idle_per_step: 0.0, cached_per_step: 0.0, get_ns: 0.0, handle_ns: 0.0 };
+        return Row {
+            what,
+            build,
+            validate,
+            idle_per_step: 0.0,
+            cached_per_step: 0.0,
+            get_ns: 0.0,
+            handle_ns: 0.0,
+            live_ms: 0.0,
+        };
     }
     // Every step once: a cached token each (a chain fetches all with its last step).
     let order: Vec<usize> = if chain { vec![n - 1] } else { (0..n).collect() };
@@ -153,6 +163,30 @@ fn run(n: usize, chain: bool) -> Row {
         // SAFETY: made above, freed once.
         unsafe { tokenforge_step_free(s) };
     }
+    // Adding and removing a step while serving: each copies the step table.
+    let start = Instant::now();
+    for k in 0..20 {
+        let n = CString::new(format!("late-{k}")).unwrap();
+        let mut f = ptr::null_mut();
+        // SAFETY: live arguments of this bench.
+        unsafe {
+            tokenforge_fetcher_new_custom(
+                n.as_ptr(),
+                ptr::null(),
+                0,
+                3_600_000,
+                Some(fetch),
+                ptr::null_mut(),
+                None,
+                &mut f,
+                ptr::null_mut(),
+            );
+            assert_eq!(tokenforge_pipeline_add_live(p, f, ptr::null_mut()), ResultCode::Ok);
+            tokenforge_fetcher_free(f);
+            assert_eq!(tokenforge_pipeline_remove(p, n.as_ptr(), ptr::null_mut()), ResultCode::Ok);
+        }
+    }
+    let live_ms = start.elapsed().as_secs_f64() * 1e3 / 20.0;
     // SAFETY: live pipeline of this bench.
     unsafe { tokenforge_pipeline_free(p) };
     Row {
@@ -163,6 +197,7 @@ fn run(n: usize, chain: bool) -> Row {
         cached_per_step: cached.saturating_sub(idle) as f64 / n as f64,
         get_ns,
         handle_ns,
+        live_ms,
     }
 }
 
@@ -172,23 +207,24 @@ fn main() {
     }
     println!("many tenants: custom-fetcher steps through the C ABI (one run; resident memory from /proc/self/statm)");
     println!(
-        "| pipeline | build | validate | resident per idle step | per cached token | cached get by name | by step handle |"
+        "| pipeline | build | validate | resident per idle step | per cached token | cached get by name | by step handle | add + remove while serving |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (n, chain) in [(1_000, false), (100_000, false), (64, true), (100, true), (1_000, true), (10_000, true)] {
         let r = run(n, chain);
         match &r.validate {
             Ok(v) => println!(
-                "| {} | {:.1} ms | {:.1} ms | {:.0} B | {:.0} B | {:.0} ns | {:.0} ns |",
+                "| {} | {:.1} ms | {:.1} ms | {:.0} B | {:.0} B | {:.0} ns | {:.0} ns | {:.2} ms |",
                 r.what,
                 r.build.as_secs_f64() * 1e3,
                 v.as_secs_f64() * 1e3,
                 r.idle_per_step,
                 r.cached_per_step,
                 r.get_ns,
-                r.handle_ns
+                r.handle_ns,
+                r.live_ms
             ),
-            Err(m) => println!("| {} | {:.1} ms | refused: {m} | | | | |", r.what, r.build.as_secs_f64() * 1e3),
+            Err(m) => println!("| {} | {:.1} ms | refused: {m} | | | | | |", r.what, r.build.as_secs_f64() * 1e3),
         }
     }
 }

@@ -126,6 +126,77 @@ fn the_deepest_chain_allowed_works_on_a_small_stack_and_a_deeper_one_is_refused(
 }
 
 #[test]
+fn steps_are_added_and_removed_while_eight_threads_get_others() {
+    let mut p = chain(1);
+    for i in 0..200 {
+        p.add(custom(&format!("base{i}"), &[], "b")).unwrap();
+    }
+    let p = Arc::new(p);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gets = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..8)
+        .map(|t| {
+            let (p, stop, gets) = (p.clone(), stop.clone(), gets.clone());
+            std::thread::spawn(move || {
+                let mut k = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = p.get(&format!("base{}", k % 200)).expect("a get of a step that stays never fails");
+                    assert_eq!(t.access_token().as_str(), "b");
+                    gets.fetch_add(1, Ordering::Relaxed);
+                    k += 1;
+                }
+            })
+        })
+        .collect();
+    let mut handles = Vec::new();
+    for round in 0..300 {
+        let name = format!("tenant{round}");
+        p.add_live(custom(&name, &["base0"], "n")).unwrap();
+        assert_eq!(p.get(&name).unwrap().access_token().as_str(), "n");
+        handles.push((name.clone(), p.step(&name).unwrap()));
+        if round % 3 == 0 {
+            p.remove(&name).unwrap();
+            assert_eq!(p.get(&name).unwrap_err().code(), ResultCode::InvalidArgument);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().expect("no reader failed");
+    }
+    assert!(gets.load(Ordering::Relaxed) > 0);
+    assert_eq!(p.len(), 1 + 200 + 200);
+    // Handles on removed steps fail cleanly; the others work.
+    for (name, h) in &handles {
+        let removed = name.trim_start_matches("tenant").parse::<usize>().unwrap() % 3 == 0;
+        assert_eq!(h.get().is_err(), removed, "{name}");
+    }
+    // Adding what would break the pipeline changes nothing.
+    assert_eq!(p.add_live(custom("tenant1", &[], "x")).unwrap_err().code(), ResultCode::Config, "duplicate");
+    assert_eq!(p.add_live(custom("orphan", &["nope"], "x")).unwrap_err().code(), ResultCode::Config);
+    assert_eq!(p.len(), 401);
+}
+
+#[test]
+fn a_step_others_depend_on_is_not_removed_and_a_removed_one_leaves_its_store() {
+    let storage: Arc<dyn TokenStorage> = Arc::new(MemoryStorage::new());
+    let mut p = Pipeline::new();
+    p.add(custom("app", &[], "a")).unwrap();
+    p.add(custom("user", &["app"], "u")).unwrap();
+    p.set_storage(storage.clone(), Some("t")).unwrap();
+    p.get("user").unwrap();
+    assert!(storage.retrieve("t:app").unwrap().is_some());
+    let e = p.remove("app").unwrap_err();
+    assert_eq!(e.code(), ResultCode::Config);
+    assert!(e.message().contains("\"user\" depends on it"), "{}", e.message());
+    assert_eq!(e.step().unwrap().as_str(), "app");
+    assert_eq!(p.remove("nope").unwrap_err().code(), ResultCode::InvalidArgument);
+    p.remove("user").unwrap();
+    assert!(storage.retrieve("t:user").unwrap().is_none(), "its stored token went with it");
+    p.remove("app").unwrap();
+    assert!(p.is_empty() && storage.retrieve("t:app").unwrap().is_none());
+}
+
+#[test]
 fn validation_is_linear_in_steps_and_edges() {
     // 100,000 independent steps and a wide fan-in: each validates at once (it took 13.7 s).
     let mut p = Pipeline::new();

@@ -204,3 +204,63 @@ func TestTransportCachedAllocations(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Steps added and removed while goroutines get others; a removed step's fast slot is gone.
+func TestAddLiveAndRemoveWhileServing(t *testing.T) {
+	p := appPipeline(t)
+	okToken(t)(p.Token(context.Background(), "app"))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := p.Token(context.Background(), "app"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("tenant%d", i)
+		value := fmt.Sprintf("v%d", i)
+		f, err := tokenforge.NewCustomFetcher(tokenforge.CustomOptions{Name: name, DependsOn: []string{"app"},
+			Fetch: func(*tokenforge.Context) (*tokenforge.Token, error) {
+				return tokenforge.NewToken(value, "", time.Now().Add(time.Hour), "")
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AddLive(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got := okToken(t)(p.Token(context.Background(), name)).AccessToken(); got != value {
+			t.Fatalf("%s: %q", name, got)
+		}
+		if err := p.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Token(context.Background(), name); err == nil {
+			t.Fatalf("%s still answers after Remove", name)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var e *tokenforge.Error
+	if err := p.Remove("nope"); !errors.As(err, &e) || e.Code != tokenforge.CodeInvalidArgument {
+		t.Errorf("Remove(nope) = %v", err)
+	}
+}

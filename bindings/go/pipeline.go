@@ -199,6 +199,52 @@ func (p *Pipeline) Add(f *Fetcher) error {
 	return err
 }
 
+// AddLive adds a step while other goroutines use the pipeline (their Token calls never wait
+// for it). The pipeline with the step must be valid, or nothing changes: CodeConfig for a
+// duplicate name, a missing dependency, a cycle or too deep a chain. Each call copies the
+// step table; before first use, Add is cheaper. Safe for concurrent use.
+func (p *Pipeline) AddLive(f *Fetcher) error {
+	fp, ok := f.acquire()
+	if !ok {
+		return invalidArgument("Pipeline.AddLive: the fetcher is nil or closed")
+	}
+	defer f.obj.release()
+	err := p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_add_live(ptr, fp, e)
+	})
+	runtime.KeepAlive(f)
+	return err
+}
+
+// Remove drops step while other goroutines use the pipeline, with its cached and stored
+// tokens. CodeConfig while other steps depend on it (remove them first), CodeInvalidArgument
+// for an unknown step. Safe for concurrent use.
+func (p *Pipeline) Remove(step string) error {
+	if hasNUL(step) {
+		return invalidArgument("step name must not contain NUL")
+	}
+	s := cstr(step)
+	defer freeStr(s)
+	err := p.call(func(ptr *C.tokenforge_pipeline, e **C.tokenforge_error) uint32 {
+		return C.tokenforge_pipeline_remove(ptr, s, e)
+	})
+	if err == nil {
+		// A step of that name added later has a counter of its own: forget this one's slot.
+		p.fastMu.Lock()
+		if old := p.fast.Load(); old != nil && (*old)[step] != nil {
+			m := make(map[string]*fastStep, len(*old))
+			for k, v := range *old {
+				if k != step {
+					m[k] = v
+				}
+			}
+			p.fast.Store(&m)
+		}
+		p.fastMu.Unlock()
+	}
+	return err
+}
+
 // Validate checks that every dependency is a step and that there is no cycle (CodeConfig,
 // naming the steps). Token checks the same on first use.
 func (p *Pipeline) Validate() error {

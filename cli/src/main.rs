@@ -257,7 +257,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .map_err(|e| Error::config(format!("cannot read the pipeline file {}: {e}", config.path.display())))?;
             match from_json(&text) {
                 Ok(p) => {
-                    let steps: Vec<&str> = p.steps().map(|s| s.as_str()).collect();
+                    let steps: Vec<String> = p.steps().iter().map(|s| s.as_str().to_string()).collect();
                     println!("{}: {} steps ({}), no problems", config.path.display(), steps.len(), steps.join(", "));
                 }
                 Err(e) => {
@@ -334,7 +334,7 @@ fn exec(command: &[String], t: &Token) -> ExitCode {
 
 /// Every step that depends on `step`, directly or not.
 fn dependents(p: &Pipeline, step: &str) -> Vec<String> {
-    let steps: Vec<String> = p.steps().map(|s| s.as_str().to_string()).collect();
+    let steps: Vec<String> = p.steps().iter().map(|s| s.as_str().to_string()).collect();
     let mut out: Vec<String> = Vec::new();
     let mut todo = vec![step.to_string()];
     while let Some(s) = todo.pop() {
@@ -349,7 +349,7 @@ fn dependents(p: &Pipeline, step: &str) -> Vec<String> {
     out
 }
 
-fn store_of(p: &Pipeline) -> Result<(&Arc<dyn tokenforge::TokenStorage>, &str), Error> {
+fn store_of(p: &Pipeline) -> Result<(Arc<dyn tokenforge::TokenStorage>, String), Error> {
     p.storage().ok_or_else(|| Error::config("the pipeline has no \"storage\": there is no store to look at"))
 }
 
@@ -418,7 +418,7 @@ fn inspect(p: &Pipeline, only: Option<&str>, fetch: bool, reveal: bool, out: &St
             p.dependencies(step)?;
             vec![step.to_string()]
         }
-        None => p.steps().map(|s| s.as_str().to_string()).collect(),
+        None => p.steps().iter().map(|s| s.as_str().to_string()).collect(),
     };
     match p.storage() {
         Some((_, prefix)) => println!("store: shared, keys \"{prefix}:<step>\""),
@@ -426,7 +426,8 @@ fn inspect(p: &Pipeline, only: Option<&str>, fetch: bool, reveal: bool, out: &St
     }
     println!("steps ({}):", steps.len());
     for step in &steps {
-        let deps: Vec<&str> = p.dependencies(step)?.iter().map(|d| d.as_str()).collect();
+        let deps = p.dependencies(step)?;
+        let deps: Vec<&str> = deps.iter().map(|d| d.as_str()).collect();
         let after = if deps.is_empty() { String::new() } else { format!("  <- needs {}", deps.join(", ")) };
         println!("  {}{after}", out.paint("1", step));
         if let (Some((storage, _)), Some(key)) = (p.storage(), p.storage_key(step)) {

@@ -54,6 +54,55 @@ pub unsafe extern "C" fn tokenforge_pipeline_add(
     })
 }
 
+/// Adds a step while other threads use the pipeline (`get`, step handles, invalidations go
+/// on and never wait for it); the pipeline keeps its own reference to `f`, the caller still
+/// frees `f`. The pipeline with the new step must be valid, or nothing changes: `CONFIG` for
+/// a name already there, a dependency that is not a step, a cycle or a chain deeper than
+/// `TOKENFORGE_MAX_DEPENDENCY_DEPTH`; `INVALID_ARGUMENT` for NULL. Each call copies the step
+/// table (linear in the number of steps): to build a pipeline before first use,
+/// `tokenforge_pipeline_add` is cheaper. Thread-safe (calls that change the pipeline take
+/// turns).
+///
+/// # Safety
+/// `p` and `f` are NULL or live; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_add_live(
+    p: *const tokenforge_pipeline,
+    f: *const tokenforge_fetcher,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
+        let p = unsafe { arg(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
+        let f = unsafe { clone_arc(f) }.ok_or_else(|| Error::invalid_argument("fetcher is NULL"))?;
+        p.add_live(f)
+    })
+}
+
+/// Removes `step` while other threads use the pipeline: its cached token and, with a store,
+/// its stored token are dropped; step handles on it fail with `INVALID_ARGUMENT` from then on
+/// (they stay valid objects: free them as usual). Errors: `CONFIG` while other steps depend
+/// on it (the message names them; remove them first), `INVALID_ARGUMENT` (NULL, bad UTF-8,
+/// unknown step). Copies the step table, like `tokenforge_pipeline_add_live`. Thread-safe.
+///
+/// # Safety
+/// `p` is NULL or live; `step` is NULL or NUL-terminated; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_pipeline_remove(
+    p: *const tokenforge_pipeline,
+    step: *const c_char,
+    err: *mut *mut tokenforge_error,
+) -> ResultCode {
+    fallible!(err, {
+        // SAFETY: the caller passes what the Safety section says.
+        let p = unsafe { arg(p, "pipeline") }?;
+        // SAFETY: the caller passes what the Safety section says.
+        let step = unsafe { str_arg(step, "step") }?;
+        p.remove(step)
+    })
+}
+
 /// Checks that every dependency is a step of the pipeline and that there is no cycle:
 /// `CONFIG` naming the steps involved. `get` checks the same on first use. Thread-safe.
 ///

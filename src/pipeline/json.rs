@@ -597,7 +597,7 @@ mod tests {
             }"#,
         )
         .unwrap();
-        let names: Vec<&str> = p.steps().map(|s| s.as_str()).collect();
+        let names: Vec<String> = p.steps().iter().map(|s| s.as_str().to_string()).collect();
         assert_eq!(names, ["device_token", "app_token", "user_token"]);
     }
 
@@ -618,7 +618,7 @@ mod tests {
             ]}}"#
         ))
         .unwrap();
-        assert_eq!(p.steps().count(), 3);
+        assert_eq!(p.steps().len(), 3);
         let e = err(r#"{"steps":[{"name":"a","kind":"body","base_url":"https://h","client_key":"k.pem"}]}"#);
         assert!(e.message().contains("client_cert"), "{}", e.message());
         let e = err(r#"{"steps":[{"name":"a","kind":"jwt_bearer","token_url":"https://h","assertion_issuer":"i"}]}"#);

@@ -22,8 +22,10 @@ use crate::hooks;
 use crate::storage::TokenStorage;
 use crate::text::CText;
 use crate::token::{now_ms, Token};
+use arc_swap::ArcSwap;
 use graph::Graph;
 use once_cell::race::OnceBox;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,6 +41,7 @@ pub const DEFAULT_STORAGE_PREFIX: &str = "tokenforge";
 pub const DEFAULT_LIFETIME_MS: i64 = 600_000;
 
 /// Configuration a pipeline is built with.
+#[derive(Clone)]
 struct Settings {
     refresh_margin_ms: i64,
     default_lifetime_ms: i64,
@@ -50,13 +53,19 @@ struct Settings {
 /// Steps, their cached tokens, and the rules to renew them. Configure with `&mut self`, then
 /// share (`&self`, e.g. in an `Arc`) between any number of threads.
 pub struct Pipeline {
-    inner: Arc<Inner>,
+    /// The steps as they are now: replaced whole (copy on write) when a step is added or
+    /// removed while the pipeline serves, so that a get never waits for a change.
+    inner: ArcSwap<Inner>,
+    /// Held by the calls that change a serving pipeline, one at a time.
+    changing: Mutex<()>,
 }
 
 /// What a pipeline is, shared with the renewals it runs in the background.
 struct Inner {
     id: u64,
-    steps: Vec<Step>,
+    /// Shared between the pipeline's versions: a step keeps its cached token and state when
+    /// others are added or removed.
+    steps: Vec<Arc<Step>>,
     index: Index,
     settings: Settings,
     /// Built at first use. A `OnceBox` never waits (a fork child of a parent that was building
@@ -80,7 +89,8 @@ impl Default for Pipeline {
 impl Pipeline {
     pub fn new() -> Pipeline {
         Pipeline {
-            inner: Arc::new(Inner {
+            changing: Mutex::new(()),
+            inner: ArcSwap::from_pointee(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 steps: Vec::new(),
                 index: HashMap::default(),
@@ -96,27 +106,92 @@ impl Pipeline {
         }
     }
 
-    /// The pipeline to change: refused (`CONFIG`) while a renewal running in the background
-    /// or a step handle shares it. Configure before first use.
-    fn configure(&mut self) -> Result<&mut Inner> {
-        Arc::get_mut(&mut self.inner).ok_or_else(|| {
-            Error::config(
+    /// Changes the pipeline in place with `f`: refused (`CONFIG`) while a renewal running in
+    /// the background or a step handle shares it. Configure before first use (or add and
+    /// remove steps with [`Self::add_live`] and [`Self::remove`]).
+    fn configure<T>(&mut self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        let placeholder = Arc::new(Inner::empty());
+        let mut inner = self.inner.swap(placeholder);
+        let result = match Arc::get_mut(&mut inner) {
+            Some(inner) => f(inner),
+            None => Err(Error::config(
                 "the pipeline is in use (a renewal in the background or a step handle shares it): configure it \
-                 before its first use",
-            )
-        })
+                 before its first use, or add and remove steps with tokenforge_pipeline_add_live and \
+                 tokenforge_pipeline_remove",
+            )),
+        };
+        self.inner.store(inner);
+        result
     }
 
     /// Adds a step, in any order. A duplicate name is `CONFIG`.
     pub fn add(&mut self, fetcher: Arc<Fetcher>) -> Result<()> {
-        let inner = self.configure()?;
+        self.configure(|inner| {
+            let name = fetcher.name().as_str();
+            if inner.index.contains_key(name.as_bytes()) {
+                return Err(Error::config(format!("duplicate step \"{name}\"")).with_step_field(name));
+            }
+            inner.index.insert(name.as_bytes().into(), inner.steps.len());
+            inner.steps.push(Arc::new(Step::new(fetcher)));
+            inner.graph = OnceBox::new();
+            Ok(())
+        })
+    }
+
+    /// Adds a step while other threads use the pipeline (their gets never wait for it). The
+    /// pipeline with the step must be valid: a duplicate name, a missing dependency, a cycle
+    /// or too deep a chain is `CONFIG` and changes nothing. Costs a copy of the step table
+    /// (linear in the number of steps); before first use, [`Self::add`] is cheaper.
+    pub fn add_live(&self, fetcher: Arc<Fetcher>) -> Result<()> {
+        let _one_at_a_time = self.changing.lock();
+        let old = self.inner.load_full();
         let name = fetcher.name().as_str();
-        if inner.index.contains_key(name.as_bytes()) {
+        if old.index.contains_key(name.as_bytes()) {
             return Err(Error::config(format!("duplicate step \"{name}\"")).with_step_field(name));
         }
-        inner.index.insert(name.as_bytes().into(), inner.steps.len());
-        inner.steps.push(Step::new(fetcher));
-        inner.graph = OnceBox::new();
+        let mut steps = old.steps.clone();
+        let mut index = old.index.clone();
+        index.insert(name.as_bytes().into(), steps.len());
+        steps.push(Arc::new(Step::new(fetcher)));
+        let new = Inner { id: old.id, steps, index, settings: old.settings.clone(), graph: OnceBox::new() };
+        new.graph()?;
+        self.inner.store(Arc::new(new));
+        Ok(())
+    }
+
+    /// Removes `step` while other threads use the pipeline: its cached token and its stored
+    /// one go, and step handles on it fail from then on (`INVALID_ARGUMENT`). Refused with
+    /// `CONFIG` while other steps depend on it (remove them first); `INVALID_ARGUMENT` for an
+    /// unknown step. Costs a copy of the step table.
+    pub fn remove(&self, step: &str) -> Result<()> {
+        let _one_at_a_time = self.changing.lock();
+        let old = self.inner.load_full();
+        let i = old.step_index(step.as_bytes())?;
+        let graph = old.graph()?;
+        if !graph.direct_dependents[i].is_empty() {
+            let names: Vec<&str> =
+                graph.direct_dependents[i].iter().map(|&d| old.steps[d].fetcher.name().as_str()).collect();
+            return Err(Error::config(format!(
+                "step \"{step}\" cannot be removed: {} depend{} on it (remove them first)",
+                names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "),
+                if names.len() == 1 { "s" } else { "" }
+            ))
+            .with_step_field(step)
+            .with_field("depends_on"));
+        }
+        let mut steps = Vec::with_capacity(old.steps.len() - 1);
+        let mut index = Index::default();
+        index.reserve(old.steps.len() - 1);
+        for (j, s) in old.steps.iter().enumerate() {
+            if j != i {
+                index.insert(s.fetcher.name().as_str().as_bytes().into(), steps.len());
+                steps.push(s.clone());
+            }
+        }
+        let new = Inner { id: old.id, steps, index, settings: old.settings.clone(), graph: OnceBox::new() };
+        self.inner.store(Arc::new(new));
+        old.steps[i].mark_removed();
+        old.drop_tokens(std::iter::once(i));
         Ok(())
     }
 
@@ -125,10 +200,11 @@ impl Pipeline {
     /// [`DEFAULT_STORAGE_PREFIX`].
     pub fn set_storage(&mut self, storage: Arc<dyn TokenStorage>, prefix: Option<&str>) -> Result<()> {
         let prefix = prefix.unwrap_or(DEFAULT_STORAGE_PREFIX);
-        let inner = self.configure()?;
-        inner.settings.storage = Some((storage, prefix.to_string()));
-        inner.graph = OnceBox::new(); // waits are longer on a shared store
-        Ok(())
+        self.configure(|inner| {
+            inner.settings.storage = Some((storage, prefix.to_string()));
+            inner.graph = OnceBox::new(); // waits are longer on a shared store
+            Ok(())
+        })
     }
 
     /// The refresh margin: a token is renewed when less than min(margin, half its lifetime) is
@@ -137,8 +213,10 @@ impl Pipeline {
         if margin_ms < 0 {
             return Err(Error::invalid_argument("refresh margin must not be negative"));
         }
-        self.configure()?.settings.refresh_margin_ms = margin_ms;
-        Ok(())
+        self.configure(|inner| {
+            inner.settings.refresh_margin_ms = margin_ms;
+            Ok(())
+        })
     }
 
     /// The lifetime given to tokens with no known expiry and no TTL; must be positive.
@@ -146,8 +224,10 @@ impl Pipeline {
         if lifetime_ms <= 0 {
             return Err(Error::invalid_argument("default lifetime must be positive"));
         }
-        self.configure()?.settings.default_lifetime_ms = lifetime_ms;
-        Ok(())
+        self.configure(|inner| {
+            inner.settings.default_lifetime_ms = lifetime_ms;
+            Ok(())
+        })
     }
 
     /// Whether a token due for renewal but still valid is renewed in the background (the
@@ -155,19 +235,23 @@ impl Pipeline {
     /// due, on its own thread. With `false` the pipeline starts no thread at all: independent
     /// dependencies are then fetched one after another.
     pub fn set_background_refresh(&mut self, background: bool) -> Result<()> {
-        self.configure()?.settings.background_refresh = background;
-        Ok(())
+        self.configure(|inner| {
+            inner.settings.background_refresh = background;
+            Ok(())
+        })
     }
 
     pub fn set_event_hook(&mut self, hook: EventHook) -> Result<()> {
-        self.configure()?.settings.event_hook = Some(hook);
-        Ok(())
+        self.configure(|inner| {
+            inner.settings.event_hook = Some(hook);
+            Ok(())
+        })
     }
 
     /// Checks that every dependency is a step and there is no cycle (`CONFIG`, naming the
     /// steps involved). Done once; `get` does it too.
     pub fn validate(&self) -> Result<()> {
-        self.inner.graph().map(|_| ())
+        self.inner.load().graph().map(|_| ())
     }
 
     /// The token of `step`: the cached one while fresh; while still valid but due for
@@ -182,39 +266,45 @@ impl Pipeline {
     /// name, or not UTF-8).
     #[inline]
     pub fn get_by_bytes(&self, step: &[u8]) -> Result<Arc<Token>> {
-        let graph = self.inner.graph()?;
-        let i = self.inner.step_index(step)?;
-        self.inner.token(i, graph)
+        let inner = self.inner.load();
+        let graph = inner.graph()?;
+        let i = inner.step_index(step)?;
+        inner.token(i, graph)
     }
 
     /// [`Self::get_by_bytes`], with what a wrapper needs to cache the token (see
     /// [`StepHandle::get_cacheable`]).
     pub fn get_cacheable(&self, step: &[u8]) -> Result<Cacheable> {
-        let graph = self.inner.graph()?;
-        let i = self.inner.step_index(step)?;
-        self.inner.token_cacheable(i, graph)
+        let inner = self.inner.load();
+        let graph = inner.graph()?;
+        let i = inner.step_index(step)?;
+        inner.token_cacheable(i, graph)
     }
 
     /// The change counter of `step` (see [`StepHandle::changes`]).
     pub fn changes(&self, step: &[u8]) -> Result<&'static AtomicU64> {
-        Ok(self.inner.steps[self.inner.step_index(step)?].changes())
+        let inner = self.inner.load();
+        Ok(inner.steps[inner.step_index(step)?].changes())
     }
 
     /// A handle on `step`, whose gets skip the name lookup. It shares the pipeline (which
-    /// can then no longer be configured) and keeps it alive.
+    /// can then no longer be configured, only changed with [`Self::add_live`] and
+    /// [`Self::remove`]) and keeps it alive.
     pub fn step(&self, step: &str) -> Result<StepHandle> {
-        self.inner.graph()?;
-        let index = self.inner.step_index(step.as_bytes())?;
-        Ok(StepHandle { inner: self.inner.clone(), index })
+        let inner = self.inner.load_full();
+        inner.graph()?;
+        let index = inner.step_index(step.as_bytes())?;
+        Ok(StepHandle { inner, index })
     }
 
     /// Drops the cached (and stored) token of `step` and of every step that depends on it,
     /// and forgets their failures, so that the next get fetches. A store that fails to
     /// delete is reported (error hook, event), not returned.
     pub fn invalidate(&self, step: &str) -> Result<()> {
-        let graph = self.inner.graph()?;
-        let i = self.inner.step_index(step.as_bytes())?;
-        self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents_of(i)));
+        let inner = self.inner.load();
+        let graph = inner.graph()?;
+        let i = inner.step_index(step.as_bytes())?;
+        inner.drop_tokens(std::iter::once(i).chain(graph.dependents_of(i)));
         Ok(())
     }
 
@@ -222,33 +312,45 @@ impl Pipeline {
     /// `access_token`: concurrent callers retrying after a 401 cause one refetch, not many.
     /// Returns whether it invalidated.
     pub fn invalidate_if(&self, step: &str, access_token: &str) -> Result<bool> {
-        let graph = self.inner.graph()?;
-        let i = self.inner.step_index(step.as_bytes())?;
-        let step = &self.inner.steps[i];
+        let inner = self.inner.load();
+        let graph = inner.graph()?;
+        let i = inner.step_index(step.as_bytes())?;
+        let step = &inner.steps[i];
         let Some(cached) = step.entry_full().filter(|e| e.token.access_token().as_str() == access_token) else {
             return Ok(false);
         };
         if !step.take_entry_if(&cached) {
             return Ok(false);
         }
-        self.inner.emit(i, EventKind::Invalidated, Duration::ZERO, None, 0, None, false);
-        self.inner.drop_tokens(std::iter::once(i).chain(graph.dependents_of(i)));
+        inner.emit(i, EventKind::Invalidated, Duration::ZERO, None, 0, None, false);
+        inner.drop_tokens(std::iter::once(i).chain(graph.dependents_of(i)));
         Ok(true)
     }
 
     /// The step names, in the order they were added.
-    pub fn steps(&self) -> impl Iterator<Item = &CText> {
-        self.inner.steps.iter().map(|s| s.fetcher.name())
+    pub fn steps(&self) -> Vec<CText> {
+        self.inner.load().steps.iter().map(|s| s.fetcher.name().clone()).collect()
+    }
+
+    /// The number of steps.
+    pub fn len(&self) -> usize {
+        self.inner.load().steps.len()
+    }
+
+    /// Whether the pipeline has no step.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The steps `step` depends on, as configured (`INVALID_ARGUMENT` for an unknown step).
-    pub fn dependencies(&self, step: &str) -> Result<&[CText]> {
-        Ok(self.inner.steps[self.inner.step_index(step.as_bytes())?].fetcher.depends_on())
+    pub fn dependencies(&self, step: &str) -> Result<Vec<CText>> {
+        let inner = self.inner.load();
+        Ok(inner.steps[inner.step_index(step.as_bytes())?].fetcher.depends_on().to_vec())
     }
 
     /// The pipeline's shared store and its key prefix, when it has one.
-    pub fn storage(&self) -> Option<(&Arc<dyn TokenStorage>, &str)> {
-        self.inner.settings.storage.as_ref().map(|(s, prefix)| (s, prefix.as_str()))
+    pub fn storage(&self) -> Option<(Arc<dyn TokenStorage>, String)> {
+        self.inner.load().settings.storage.clone()
     }
 
     /// The key under which `step`'s token is stored (`prefix:step`), when there is a store.
@@ -258,9 +360,15 @@ impl Pipeline {
 
     /// The token this process holds for `step` now, fresh or not, without fetching.
     pub fn cached(&self, step: &str) -> Result<Option<Arc<Token>>> {
-        let i = self.inner.step_index(step.as_bytes())?;
-        Ok(self.inner.steps[i].entry_full().map(|e| e.token.clone()))
+        let inner = self.inner.load();
+        let i = inner.step_index(step.as_bytes())?;
+        Ok(inner.steps[i].entry_full().map(|e| e.token.clone()))
     }
+}
+
+#[cold]
+fn removed(step: &str) -> Error {
+    Error::invalid_argument(format!("step \"{step}\" was removed from its pipeline")).with_step_field(step)
 }
 
 #[cold]
@@ -295,7 +403,17 @@ impl StepHandle {
     #[inline]
     pub fn get(&self) -> Result<Arc<Token>> {
         let graph = self.inner.graph()?;
+        self.live()?;
         self.inner.token(self.index, graph)
+    }
+
+    /// `INVALID_ARGUMENT` once the step was removed from its pipeline.
+    #[inline]
+    fn live(&self) -> Result<()> {
+        if self.inner.steps[self.index].is_removed() {
+            return Err(removed(self.inner.steps[self.index].fetcher.name().as_str()));
+        }
+        Ok(())
     }
 
     /// [`Self::get`], with the change count and freshness of the token: while
@@ -303,6 +421,7 @@ impl StepHandle {
     /// would return this same token.
     pub fn get_cacheable(&self) -> Result<Cacheable> {
         let graph = self.inner.graph()?;
+        self.live()?;
         self.inner.token_cacheable(self.index, graph)
     }
 
@@ -320,6 +439,23 @@ impl StepHandle {
 }
 
 impl Inner {
+    /// What a pipeline holds for the moment it is changed in place.
+    fn empty() -> Inner {
+        Inner {
+            id: 0,
+            steps: Vec::new(),
+            index: HashMap::default(),
+            settings: Settings {
+                refresh_margin_ms: DEFAULT_REFRESH_MARGIN_MS,
+                default_lifetime_ms: DEFAULT_LIFETIME_MS,
+                background_refresh: true,
+                storage: None,
+                event_hook: None,
+            },
+            graph: OnceBox::new(),
+        }
+    }
+
     fn graph(&self) -> Result<&Graph> {
         self.graph
             .get_or_init(|| {

@@ -28,7 +28,7 @@ const FETCH_PAUSE_MS: i64 = 100;
 const FETCH_PAUSE_MAX_MS: i64 = 500;
 
 thread_local! {
-    /// (pipeline, step) pairs this thread is fetching: asking for one of them again from a
+    /// (pipeline, step address) pairs this thread is fetching: asking for one of them again from a
     /// hook or custom fetcher would wait for itself.
     static IN_FLIGHT: RefCell<Vec<(u64, usize)>> = const { RefCell::new(Vec::new()) };
 }
@@ -83,7 +83,8 @@ impl Inner {
     pub(super) fn renew(self: &Arc<Self>, i: usize, graph: &Graph) -> Result<Arc<Token>> {
         let step = &self.steps[i];
         let name = step.fetcher.name().as_str();
-        if IN_FLIGHT.with(|f| f.borrow().contains(&(self.id, i))) {
+        // Keyed by the step's address: indexes change when steps are added or removed live.
+        if IN_FLIGHT.with(|f| f.borrow().contains(&(self.id, Arc::as_ptr(step) as usize))) {
             return Err(Error::config(format!(
                 "step \"{name}\" was asked for from its own fetch (a hook or custom fetcher re-entered the pipeline)"
             ))
@@ -160,7 +161,7 @@ impl Inner {
         background: bool,
     ) -> Result<Arc<Token>> {
         let result = {
-            let _mark = FlightMark::enter(self.id, i);
+            let _mark = FlightMark::enter(self.id, Arc::as_ptr(&self.steps[i]) as usize);
             hooks::call("pipeline fetch", || Ok(self.fetch_step(i, graph, old.as_deref(), background)))
                 .unwrap_or_else(|e| Err(Failure::own(e)))
         };

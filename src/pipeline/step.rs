@@ -9,7 +9,7 @@ use crate::token::Token;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use once_cell::race::OnceBox;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Copies of a cached token handed out, so that threads on different cores do not all count
@@ -104,6 +104,8 @@ pub(super) struct FlightCell {
 
 pub(super) struct Step {
     pub fetcher: Arc<Fetcher>,
+    /// Set when the step is removed from its pipeline (step handles on it then fail).
+    removed: AtomicBool,
     entry: ArcSwapOption<Entry>,
     /// Incremented after every change of `entry`. Its address is handed to wrappers, which
     /// cache tokens while it reads the same; it lives for the whole process (see changes.rs).
@@ -121,6 +123,7 @@ impl Step {
     pub fn new(fetcher: Arc<Fetcher>) -> Step {
         Step {
             fetcher,
+            removed: AtomicBool::new(false),
             entry: ArcSwapOption::empty(),
             changes: Counter::new(),
             cell: ArcSwap::from_pointee(FlightCell::new(fork::generation())),
@@ -136,6 +139,16 @@ impl Step {
     /// The cached entry, to keep.
     pub fn entry_full(&self) -> Option<Arc<Entry>> {
         self.entry.load_full()
+    }
+
+    /// Marks the step removed from its pipeline.
+    pub fn mark_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+
+    #[inline]
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
     }
 
     /// Replaces the cached entry.

@@ -1007,6 +1007,19 @@ class Pipeline {
     detail::check(tokenforge_pipeline_get(ptr_.get(), step.c_str(), &out, &err), &err);
     return Token(out);
   }
+  /// Adds a step while other threads use the pipeline (tokenforge_pipeline_add_live): the
+  /// pipeline with it must be valid, or nothing changes (Error(Config)). Thread-safe.
+  void add_live(const Fetcher &fetcher) const {
+    tokenforge_error *err = nullptr;
+    detail::check(tokenforge_pipeline_add_live(ptr_.get(), fetcher.capi(), &err), &err);
+  }
+  /// Removes `step` and its cached and stored tokens while other threads use the pipeline.
+  /// Throws Error(Config) while other steps depend on it, Error(InvalidArgument) for an
+  /// unknown step. Thread-safe.
+  void remove(const std::string &step) const {
+    tokenforge_error *err = nullptr;
+    detail::check(tokenforge_pipeline_remove(ptr_.get(), step.c_str(), &err), &err);
+  }
   /// A handle on `step` whose get skips the name lookup (the fastest cached get; see
   /// Step). Take it after configuring the pipeline: from then on add and the set_* calls
   /// throw Error(Config). Throws Error(InvalidArgument) for an unknown step, Error(Config)

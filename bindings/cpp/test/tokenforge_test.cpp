@@ -959,6 +959,34 @@ TEST(Log, CallbackGetsEventLinesAtItsLevel) {
   for (const auto &line : mine) EXPECT_FALSE(contains(line, token) || contains(line, "c-secret")) << line;
 }
 
+TEST(Pipeline, AddLiveAndRemoveWhileServing) {
+  tf::Pipeline p = tf::Pipeline::from_json(three_steps());
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; i++)
+    readers.emplace_back([&] {
+      while (!stop) try {
+          p.get("app");
+        } catch (...) {
+          failures++;
+        }
+    });
+  for (int i = 0; i < 10; i++) {
+    const std::string name = "tenant" + std::to_string(i);
+    p.add_live(tf::FetcherBuilder::header(name, g_url, "/header-token").set_token_header("X-Auth-Token").build());
+    EXPECT_TRUE(starts_with(p.get(name).access_token(), "hdr-"));
+    p.remove(name);
+    EXPECT_EQ(error_of([&] { p.get(name); }).code(), ErrorCode::InvalidArgument);
+  }
+  stop = true;
+  for (auto &r : readers) r.join();
+  EXPECT_EQ(failures.load(), 0);
+  const tf::Error e = error_of([&] { p.remove("app"); });  // user depends on it
+  EXPECT_EQ(e.code(), ErrorCode::Config);
+  EXPECT_EQ(e.step(), "app");
+}
+
 TEST(Pipeline, FromJsonRefusesBadConfiguration) {
   EXPECT_EQ(error_of([] { tf::Pipeline::from_json("not json"); }).code(), ErrorCode::Config);
   const tf::Error e = error_of([] {
