@@ -18,10 +18,12 @@ whichever thread (the caller's, or a library thread).
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import itertools
 import os
 import threading
+import time
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -208,6 +210,7 @@ for _name, _res, _args in [
     ("tokenforge_pipeline_step_changes", c_int, (P, c_char_p, POINTER(c_void_p), PP)),
     ("tokenforge_pipeline_invalidate", c_int, (P, c_char_p, PP)),
     ("tokenforge_pipeline_invalidate_if", c_int, (P, c_char_p, c_char_p, POINTER(c_bool), PP)),
+    ("tokenforge_pipeline_from_json", c_int, (c_char_p, PP, PP)),
     ("tokenforge_pipeline_free", None, (P,)),
     # storage
     ("tokenforge_storage_new_memory", P, ()),
@@ -325,9 +328,10 @@ def dec(b: Optional[bytes]) -> Optional[str]:
     return None if b is None else b.decode("utf-8", "replace")
 
 
-def counter_at(address: int) -> c_uint64:
+def counter_at(address: Optional[int]) -> c_uint64:
     """A view of the library's change counter at ``address`` (readable for the life of the
     process). Reading ``.value`` is one aligned 8-byte load."""
+    assert address, "the library gave no counter address"
     return c_uint64.from_address(address)
 
 
@@ -343,12 +347,13 @@ class Owned:
 
     __slots__ = ("_ptr", "_free", "_users", "_closing", "_lock")
 
-    def __init__(self, ptr: int, free: Any) -> None:
+    def __init__(self, ptr: Optional[int], free: Any) -> None:
         self._ptr: Optional[int] = ptr
         self._free = free
         self._users = 0
         self._closing = False
         self._lock = threading.Lock()
+        _live.add(self)
 
     def acquire(self) -> Optional[int]:
         """The pointer, held until ``release``; None once closed."""
@@ -366,6 +371,7 @@ class Owned:
             if ptr is not None:
                 self._ptr = None
         if ptr is not None:
+            _live.discard(self)
             self._free(ptr)
 
     def close(self) -> None:
@@ -378,9 +384,34 @@ class Owned:
             if ptr is not None:
                 self._ptr = None
         if ptr is not None:
+            _live.discard(self)
             self._free(ptr)
 
     @property
     def closed(self) -> bool:
         """Whether ``close`` was called."""
         return self._closing
+
+
+# Every library object a Python object owns, until it is freed.
+_live: "set[Owned]" = set()
+
+#: How long the interpreter's exit waits for the library to release the last Python
+#: callback (a renewal running in the background ends within its fetch deadline).
+EXIT_WAIT_SECONDS = 30.0
+
+
+def _drain_at_exit() -> None:
+    """At exit, before the interpreter finalises: frees every library object Python owns,
+    then waits until the library has released every Python callback and cause (it does so
+    after their last call). A library thread that called into Python once the interpreter is
+    finalising would be stopped there by CPython (pthread_exit through Rust frames: an
+    abort), so no callback may remain possible by then."""
+    for owned in list(_live):
+        owned.close()
+    deadline = time.monotonic() + EXIT_WAIT_SECONDS
+    while (_handles or _causes) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+atexit.register(_drain_at_exit)

@@ -327,14 +327,12 @@ def to_c(exc: BaseException, fallback: int) -> "tuple[int, int]":
     """A new C error (owned by the caller) reporting ``exc``, a Python exception raised by a
     callback, with ``exc`` attached as its cause; and its code: the exception's own when it is
     a :class:`TokenforgeError` with a valid code, else ``fallback``."""
-    code = getattr(exc, "code", None) if isinstance(exc, TokenforgeError) else None
-    if not valid_code(code):
-        code = fallback
+    own = exc.code if isinstance(exc, TokenforgeError) else None
+    code: int = own if own is not None and valid_code(own) else fallback
     message = str(exc) if isinstance(exc, TokenforgeError) else f"{type(exc).__name__}: {exc}"
     if not message.strip():
         message = type(exc).__name__
-    message = message.replace("\x00", "\ufffd").encode("utf-8", "replace")
-    err = lib.tokenforge_error_new(code, message)
+    err = lib.tokenforge_error_new(code, message.replace("\x00", "\ufffd").encode("utf-8", "replace"))
     if err:
         _ffi.attach_cause(err, exc, code)
     return err or 0, code

@@ -168,7 +168,7 @@ class TokenFetcherInterface(ABC):
 
     def on_fetch_error(self, error: BaseException, context: Context = None) -> None:
         """Called when a fetch of this step fails; logs the error by default."""
-        logger.error("Token fetch failed for %s: %s", self.name, error)
+        logger.error("Token fetch failed for %s: %s", self.name, str(error))  # no reference kept
 
     def _tokenforge_fetcher(self) -> int:
         """The C fetcher a pipeline adds for this step (borrowed from this object): a custom

@@ -69,6 +69,7 @@ class TokenFetchPipeline:
         background_refresh: bool = True,
     ) -> None:
         self._steps: List[TokenFetcherInterface] = list(iter_steps(steps))
+        self._json_steps: List[str] = []
         self._step_map = {step.name: step for step in self._steps}
         self._storage = storage
         self._cache_key_prefix = cache_key_prefix
@@ -90,6 +91,34 @@ class TokenFetchPipeline:
         self._call(lib.tokenforge_pipeline_set_background_refresh, bool(background_refresh))
         if validate_dependencies:
             self._call(lib.tokenforge_pipeline_validate)
+
+    @classmethod
+    def from_json(cls, text: str, step_names: Sequence[str] = ()) -> "TokenFetchPipeline":
+        """A whole pipeline from its JSON description (the format of the project README:
+        steps of kind ``body``, ``header`` or ``client_credentials`` with their options,
+        dependencies, templates and refresh endpoints; ``${env:NAME}`` is replaced by that
+        environment variable). ``step_names`` lists the steps for :meth:`execute`,
+        :meth:`invalidate_all` and :attr:`step_names` (the library does not list them).
+
+        Raises:
+            ConfigError: every problem of the text in one message; ``step`` and ``field``
+                name the first one's.
+        """
+        out = c_void_p()
+        err = c_void_p()
+        errors.check(lib.tokenforge_pipeline_from_json(enc(text), byref(out), byref(err)), err)
+        self = cls.__new__(cls)
+        self._steps = []
+        self._json_steps = list(step_names)
+        self._step_map = {}
+        self._storage = None
+        self._cache_key_prefix = ""
+        self._fast = {}
+        self._names = {}
+        self._counters = {}
+        self._owned = _ffi.Owned(out.value, lib.tokenforge_pipeline_free)
+        weakref.finalize(self, self._owned.close)
+        return self
 
     def _call(self, fn: Any, *args: Any) -> None:
         ptr = self._owned.acquire()
@@ -167,13 +196,14 @@ class TokenFetchPipeline:
         Args:
             force_refresh: drop every cached token first, so that every step is fetched.
         """
-        if not self._steps:
+        names = self.step_names
+        if not names:
             raise InvalidArgumentError("the pipeline has no steps")
         if force_refresh:
             self.invalidate_all()
         token: Optional[TokenData] = None
-        for step in self._steps:
-            token = self.get(step.name)
+        for name in names:
+            token = self.get(name)
         assert token is not None
         return token
 
@@ -192,8 +222,8 @@ class TokenFetchPipeline:
 
     def invalidate_all(self) -> None:
         """Drops every step's cached (and stored) token."""
-        for step in self._steps:
-            self.invalidate_step(step.name)
+        for name in self.step_names:
+            self.invalidate_step(name)
 
     def get_step(self, name: str) -> Optional[TokenFetcherInterface]:
         """The step named ``name``, or None."""
@@ -202,7 +232,7 @@ class TokenFetchPipeline:
     @property
     def step_names(self) -> List[str]:
         """The step names, in the order given."""
-        return [step.name for step in self._steps]
+        return [step.name for step in self._steps] or list(self._json_steps)
 
     @property
     def storage(self) -> Optional[TokenStorage]:

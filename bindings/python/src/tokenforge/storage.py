@@ -83,7 +83,7 @@ class TokenStorage(ABC):
         """Whether a token is stored under ``key``."""
         return self.retrieve_token(key) is not None
 
-    def _tokenforge_storage(self) -> int:
+    def _tokenforge_storage(self) -> Optional[int]:
         """The C storage a pipeline uses for this store (borrowed from this object): one that
         calls this object's methods, made once."""
         owned: Optional[_ffi.Owned] = getattr(self, "_tf_custom", None)
@@ -94,7 +94,7 @@ class TokenStorage(ABC):
         return _borrow(owned)
 
 
-def _borrow(owned: _ffi.Owned) -> int:
+def _borrow(owned: _ffi.Owned) -> Optional[int]:
     ptr = owned.acquire()
     if ptr is None:
         raise InvalidArgumentError("the storage is closed")
@@ -160,7 +160,7 @@ def _DELETE(userdata: Optional[int], key: Optional[bytes], err_out: Any) -> int:
 class _NativeStorage(TokenStorage):
     """A store the library implements."""
 
-    def __init__(self, ptr: int) -> None:
+    def __init__(self, ptr: Optional[int]) -> None:
         self._owned = _ffi.Owned(ptr, lib.tokenforge_storage_free)
         weakref.finalize(self, self._owned.close)
 
@@ -182,7 +182,8 @@ class _NativeStorage(TokenStorage):
         Raises:
             StorageError: the store failed.
         """
-        self._call(lib.tokenforge_storage_store, enc(key), as_token(token_data)._c_token())
+        token = as_token(token_data)  # held: its C token must outlive the call
+        self._call(lib.tokenforge_storage_store, enc(key), token._c_token())
 
     def retrieve_token(self, key: str) -> Optional[TokenData]:
         """The token under ``key``, or None.
@@ -198,7 +199,7 @@ class _NativeStorage(TokenStorage):
         """Deletes the token under ``key``; an absent key is fine."""
         self._call(lib.tokenforge_storage_delete, enc(key))
 
-    def _tokenforge_storage(self) -> int:
+    def _tokenforge_storage(self) -> Optional[int]:
         cls = type(self)
         if (cls.store_token is _NativeStorage.store_token and cls.retrieve_token is _NativeStorage.retrieve_token
                 and cls.delete_token is _NativeStorage.delete_token):
@@ -227,7 +228,7 @@ class InMemoryTokenStorage(_NativeStorage):
         return "InMemoryTokenStorage()"
 
 
-def _made(fn: Any, arg: bytes) -> int:
+def _made(fn: Any, arg: Optional[bytes]) -> Optional[int]:
     out = c_void_p()
     err = c_void_p()
     errors.check(fn(arg, byref(out), byref(err)), err)

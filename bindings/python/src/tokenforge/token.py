@@ -147,8 +147,9 @@ class TokenData:
     # -- made by the library ------------------------------------------------------------
 
     @classmethod
-    def _from_c(cls, c: int) -> "TokenData":
+    def _from_c(cls, c: Optional[int]) -> "TokenData":
         """Takes ownership of the C token ``c`` (not NULL)."""
+        assert c, "the library returned no token"
         self = cls.__new__(cls)
         self._access_token = dec(lib.tokenforge_token_access_token(c)) or ""
         self._token_type = dec(lib.tokenforge_token_token_type(c)) or "Bearer"
@@ -161,7 +162,7 @@ class TokenData:
         return self
 
     @classmethod
-    def _from_borrowed(cls, c: int) -> "TokenData":
+    def _from_borrowed(cls, c: Optional[int]) -> "TokenData":
         """A token equal to the borrowed C token ``c`` (a clone is taken)."""
         return cls._from_c(lib.tokenforge_token_clone(c))
 

@@ -1,0 +1,1 @@
+"""libtokenforge.so, the library the package loads (copied here when the wheel is built)."""
