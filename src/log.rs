@@ -39,6 +39,13 @@ impl LogLevel {
         })
     }
 
+    /// The level whose C value is `raw`; None for another number.
+    pub fn from_raw(raw: u32) -> Option<LogLevel> {
+        [LogLevel::Off, LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug]
+            .into_iter()
+            .find(|l| *l as u32 == raw)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             LogLevel::Off => "off",

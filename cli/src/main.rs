@@ -217,9 +217,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Invalidate { step, config } => {
             let p = load(&config, verbose)?;
-            p.invalidate(&step)?;
             let mut gone = vec![step.clone()];
-            gone.extend(dependents(&p, &step));
+            gone.extend(p.dependents(&step)?.iter().map(|d| d.as_str().to_string()));
+            p.invalidate(&step)?;
             match p.storage() {
                 Some(_) => println!("invalidated {} (cached and stored tokens dropped)", gone.join(", ")),
                 None => {
@@ -330,23 +330,6 @@ fn exec(command: &[String], t: &Token) -> ExitCode {
     let status = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
     eprintln!("tokenforge: error: cannot run {}: {err}", command[0]);
     ExitCode::from(status)
-}
-
-/// Every step that depends on `step`, directly or not.
-fn dependents(p: &Pipeline, step: &str) -> Vec<String> {
-    let steps: Vec<String> = p.steps().iter().map(|s| s.as_str().to_string()).collect();
-    let mut out: Vec<String> = Vec::new();
-    let mut todo = vec![step.to_string()];
-    while let Some(s) = todo.pop() {
-        for other in &steps {
-            let depends = p.dependencies(other).is_ok_and(|d| d.iter().any(|d| d.as_str() == s));
-            if depends && !out.contains(other) {
-                out.push(other.clone());
-                todo.push(other.clone());
-            }
-        }
-    }
-    out
 }
 
 fn store_of(p: &Pipeline) -> Result<(Arc<dyn tokenforge::TokenStorage>, String), Error> {

@@ -41,13 +41,8 @@ pub unsafe extern "C" fn tokenforge_set_log_callback(
 ) -> ResultCode {
     let data = UserData::new(userdata, free_userdata);
     super::guarded!(ResultCode::Panic, {
-        let level = match level.0 {
-            0 => LogLevel::Off,
-            1 => LogLevel::Error,
-            2 => LogLevel::Warn,
-            3 => LogLevel::Info,
-            4 => LogLevel::Debug,
-            _ => return Error::invalid_argument("log level is not a tokenforge_log_level").code(),
+        let Some(level) = LogLevel::from_raw(level.0) else {
+            return Error::invalid_argument("log level is not a tokenforge_log_level").code();
         };
         let sink: Option<log::LogSink> = callback.map(|f| {
             Arc::new(move |level: LogLevel, line: &str| {

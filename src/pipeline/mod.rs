@@ -90,19 +90,7 @@ impl Pipeline {
     pub fn new() -> Pipeline {
         Pipeline {
             changing: Mutex::new(()),
-            inner: ArcSwap::from_pointee(Inner {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                steps: Vec::new(),
-                index: HashMap::default(),
-                settings: Settings {
-                    refresh_margin_ms: DEFAULT_REFRESH_MARGIN_MS,
-                    default_lifetime_ms: DEFAULT_LIFETIME_MS,
-                    background_refresh: true,
-                    storage: None,
-                    event_hook: None,
-                },
-                graph: OnceBox::new(),
-            }),
+            inner: ArcSwap::from_pointee(Inner { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), ..Inner::empty() }),
         }
     }
 
@@ -348,6 +336,15 @@ impl Pipeline {
         Ok(inner.steps[inner.step_index(step.as_bytes())?].fetcher.depends_on().to_vec())
     }
 
+    /// Every step that depends on `step`, directly or not: those an invalidation of `step`
+    /// drops too (`INVALID_ARGUMENT` for an unknown step, `CONFIG` for a bad graph).
+    pub fn dependents(&self, step: &str) -> Result<Vec<CText>> {
+        let inner = self.inner.load();
+        let graph = inner.graph()?;
+        let i = inner.step_index(step.as_bytes())?;
+        Ok(graph.dependents_of(i).into_iter().map(|d| inner.steps[d].fetcher.name().clone()).collect())
+    }
+
     /// The pipeline's shared store and its key prefix, when it has one.
     pub fn storage(&self) -> Option<(Arc<dyn TokenStorage>, String)> {
         self.inner.load().settings.storage.clone()
@@ -439,7 +436,8 @@ impl StepHandle {
 }
 
 impl Inner {
-    /// What a pipeline holds for the moment it is changed in place.
+    /// No steps, the default settings (a new pipeline, and what one holds for the moment it
+    /// is changed in place).
     fn empty() -> Inner {
         Inner {
             id: 0,
