@@ -38,7 +38,7 @@ VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head 
 MAJOR          := $(firstword $(subst ., ,$(VERSION)))
 STAGE          := $(CURDIR)/$(BUILD)/stage
 
-.PHONY: all lib header check-header test test-suites test-readme test-sanitizers fuzz test-rust test-c test-go test-cpp test-install examples demo bench install valgrind redis nginx tools check-peers clean
+.PHONY: all lib header check-header test test-suites test-readme test-sanitizers fuzz test-rust test-c test-go test-cpp test-python test-install examples demo bench install valgrind redis nginx tools python-env check-peers clean
 
 all: lib
 
@@ -72,6 +72,11 @@ valgrind:
 redis:
 	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
 
+## Python's pip and venv, for the Python package's tests (Debian splits them out of python3).
+python-env:
+	@python3 -c 'import ensurepip, venv' 2>/dev/null && python3 -m pip --version >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq python3-venv python3-pip; }
+
 ## pkg-config, cmake and ninja, for the install checks and the C++ tests.
 tools:
 	@for t in pkg-config:pkgconf cmake:cmake ninja:ninja-build; do \
@@ -95,7 +100,7 @@ test:
 	@set -o pipefail; $(MAKE) --no-print-directory -k test-suites 2>&1 | tee $(BUILD)/test.log; \
 	  scripts/test-summary.sh $(BUILD)/test.log $$?
 
-test-suites: check-header test-rust test-c test-sanitizers test-go test-cpp test-install test-readme
+test-suites: check-header test-rust test-c test-sanitizers test-go test-cpp test-python test-install test-readme
 
 test-rust: redis
 	@mkdir -p $(BUILD)
@@ -139,6 +144,11 @@ test-go: lib
 	  echo "go: $$(grep -c '^--- PASS' $$log) passed, $$(grep -c '^--- FAIL' $$log) failed"; exit $$rc
 
 ## The C++ wrapper's GoogleTest tests through CMake and ctest.
+## The Python package: a wheel carrying the shared library, installed with pytest into a fresh
+## virtual environment, its tests run against the loopback server and a redis-server.
+test-python: lib redis python-env
+	@bindings/python/run-tests.sh
+
 test-cpp: lib tools
 	cmake -S bindings/cpp -B $(BUILD)/cpp -G Ninja -DCMAKE_BUILD_TYPE=Debug > /dev/null
 	cmake --build $(BUILD)/cpp

@@ -1939,6 +1939,26 @@ const char *tokenforge_token_authorization(const struct tokenforge_token *t);
  */
 const char *tokenforge_token_extra(const struct tokenforge_token *t, const char *field);
 
+/**
+ * How many extra response fields `t` has (scope and issued_token_type among them when the
+ * server sent them); 0 when `t` is NULL. With `tokenforge_token_extra_name` it lists them.
+ *
+ * # Safety
+ * `t` is NULL or a live token. Any thread.
+ */
+size_t tokenforge_token_extra_count(const struct tokenforge_token *t);
+
+/**
+ * The name of the `index`-th extra response field of `t` (0-based; a JSON response's fields
+ * come sorted by name, a custom fetcher's in the order it added them);
+ * `tokenforge_token_extra` gives its value. NULL when `index` is not below
+ * `tokenforge_token_extra_count(t)` or `t` is NULL. Borrowed from `t`.
+ *
+ * # Safety
+ * `t` is NULL or a live token. Any thread.
+ */
+const char *tokenforge_token_extra_name(const struct tokenforge_token *t, size_t index);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -159,6 +159,16 @@ impl Token {
         self.extras.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v)
     }
 
+    /// The name of the `index`-th extra field, in the order they were added; None past the end.
+    pub fn extra_name(&self, index: usize) -> Option<&CText> {
+        self.extras.get(index).map(|(n, _)| n)
+    }
+
+    /// How many extra fields the token has.
+    pub fn extra_count(&self) -> usize {
+        self.extras.len()
+    }
+
     pub fn extras(&self) -> impl Iterator<Item = (&str, &str)> {
         self.extras.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -234,6 +244,13 @@ mod tests {
         assert_eq!(t.extra("n").unwrap().as_str(), r#"{"x":[1,2]}"#);
         assert_eq!(t.extra("nul").unwrap().as_str(), r#""a\u0000b""#);
         assert!(t.extra("missing").is_none());
+        let names: Vec<&str> = (0..t.extra_count()).map(|i| t.extra_name(i).unwrap().as_str()).collect();
+        assert_eq!(names, ["scope", "n", "nul"]);
+        assert!(t.extra_name(3).is_none());
+        // replacing a field moves it to the end, listed once
+        let t = t.with_extra("scope", &json!("read"));
+        let names: Vec<&str> = (0..t.extra_count()).map(|i| t.extra_name(i).unwrap().as_str()).collect();
+        assert_eq!(names, ["n", "nul", "scope"]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ wheel=$(ls "$tmp"/dist/tokenforge-*.whl) || fail "no wheel"
 echo "run-tests: built $(basename "$wheel")"
 
 "$python" -m venv "$tmp/venv" || fail "no venv"
-"$tmp/venv/bin/python" -m pip install --quiet "$wheel" pytest || fail "pip install failed"
+"$tmp/venv/bin/python" -m pip install --quiet "$wheel" pytest mypy || fail "pip install failed"
 
 # Tests from the checkout, the package from the venv (nothing puts src/ on sys.path).
 cd "$here"

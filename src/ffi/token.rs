@@ -198,3 +198,27 @@ pub unsafe extern "C" fn tokenforge_token_extra(t: *const tokenforge_token, fiel
         ptr_of(unsafe { borrow(t) }.zip(field).and_then(|(t, f)| t.extra(f)))
     })
 }
+
+/// How many extra response fields `t` has (scope and issued_token_type among them when the
+/// server sent them); 0 when `t` is NULL. With `tokenforge_token_extra_name` it lists them.
+///
+/// # Safety
+/// `t` is NULL or a live token. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_extra_count(t: *const tokenforge_token) -> usize {
+    // SAFETY: the caller passes what the Safety section says.
+    guarded!(0, { unsafe { borrow(t) }.map_or(0, Token::extra_count) })
+}
+
+/// The name of the `index`-th extra response field of `t` (0-based; a JSON response's fields
+/// come sorted by name, a custom fetcher's in the order it added them);
+/// `tokenforge_token_extra` gives its value. NULL when `index` is not below
+/// `tokenforge_token_extra_count(t)` or `t` is NULL. Borrowed from `t`.
+///
+/// # Safety
+/// `t` is NULL or a live token. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn tokenforge_token_extra_name(t: *const tokenforge_token, index: usize) -> *const c_char {
+    // SAFETY: the caller passes what the Safety section says.
+    guarded!(ptr::null(), { ptr_of(unsafe { borrow(t) }.and_then(|t| t.extra_name(index))) })
+}

@@ -103,6 +103,13 @@ static void test_tokens(void) {
   CHECK(x != NULL && y != NULL);
   CHECK(y && strcmp(tokenforge_token_extra(y, "id_token"), "eyJ.x.y") == 0);
   CHECK(y && strcmp(tokenforge_token_scope(y), "read write") == 0);
+  /* Listing them: names in the order they were added, NULL past the end. */
+  CHECK(tokenforge_token_extra_count(t) == 0 && tokenforge_token_extra_name(t, 0) == NULL);
+  CHECK(tokenforge_token_extra_count(y) == 2);
+  CHECK(y && strcmp(tokenforge_token_extra_name(y, 0), "id_token") == 0);
+  CHECK(y && strcmp(tokenforge_token_extra_name(y, 1), "scope") == 0);
+  CHECK(tokenforge_token_extra_name(y, 2) == NULL && tokenforge_token_extra_name(y, (size_t)-1) == NULL);
+  CHECK(tokenforge_token_extra_count(NULL) == 0 && tokenforge_token_extra_name(NULL, 0) == NULL);
   CHECK(tokenforge_token_extra(t, "id_token") == NULL); /* t itself is unchanged */
   CHECK(tokenforge_token_with_extra(t, "", "v") == NULL);
   CHECK(tokenforge_token_with_extra(t, "k", NULL) == NULL);

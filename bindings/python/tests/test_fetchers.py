@@ -209,6 +209,10 @@ def test_client_credentials(base):
     assert basic.extra["client_auth"] == "basic" and basic.scope == "read"
     body = ClientCredentialsTokenFetcher("cc", f"{base}/oauth/token", "app", "app-secret", client_auth="body").fetch()
     assert body.extra["client_auth"] == "body"
+    # extra lists the response's other fields, by name; scope has its own attribute
+    assert dict(basic.extra) == {"client_auth": "basic", "client": "app"} and len(basic.extra) == 2
+    assert list(body.extra) == ["client", "client_auth"] and "scope" not in body.extra
+    assert basic.to_dict()["extra"] == {"client_auth": "basic", "client": "app"}
     with pytest.raises(OAuthError) as info:
         ClientCredentialsTokenFetcher("cc", f"{base}/oauth/token", "app", "wrong").fetch()
     assert info.value.oauth_error == "invalid_client"

@@ -65,13 +65,18 @@ def test_callback_objects_are_released(base):
         f.fetch()
         c = Custom()
         s = DictStorage()
-        with TokenFetchPipeline([f, c], storage=s) as p:
+        events = []
+        with TokenFetchPipeline([f, c], storage=s, on_event=events.append) as p:
             p.get("h")
             p.get("custom")
+            p.add_step(Hooked("added", base, "/echo"))
+            p.get("added")
+            p.remove_step("added")
+        assert events
         bad = FailingHook("b", base, "/echo")
         with pytest.raises(Boom):
             bad.fetch()
-        refs += [weakref.ref(f), weakref.ref(c), weakref.ref(s), weakref.ref(bad)]
+        refs += [weakref.ref(f), weakref.ref(c), weakref.ref(s), weakref.ref(bad), weakref.ref(p)]
         del f, c, s, bad, p
     settle()
     assert [r for r in refs if r() is not None] == []

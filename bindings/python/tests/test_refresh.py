@@ -63,6 +63,15 @@ def test_public_client_and_extra_params(base):
     assert info.value.error == "invalid_client"
 
 
+def test_every_response_field_is_returned(base):
+    # /echo answers with a token whose extra fields describe the request it got
+    new = refresh_oauth2_token("rt-kept", f"{base}/echo", client_id="pub", extra_params={"audience": "api"})
+    assert new["method"] == "POST" and new["content_type"] == "application/x-www-form-urlencoded"
+    assert dict(p.split("=") for p in new["body"].split("&")) == {
+        "grant_type": "refresh_token", "refresh_token": "rt-kept", "audience": "api", "client_id": "pub"}
+    assert new["refresh_token"] == "rt-kept"  # not rotated: the one given
+
+
 def test_network_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

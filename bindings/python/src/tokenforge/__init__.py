@@ -43,6 +43,7 @@ from .fetcher import (
     HttpTokenFetcher,
     TokenFetcherInterface,
 )
+from .events import EVENT_KINDS, PipelineEvent, log_to_logging, set_log_callback
 from .pipelines import TokenFetchPipeline
 from .refresh import refresh_oauth2_token
 from .storage import FileTokenStorage, InMemoryTokenStorage, RedisTokenStorage, TokenStorage
@@ -73,11 +74,11 @@ def library_path() -> str:
 
 __all__ = [
     "AuthenticationException", "BodyTokenFetcher", "CallbackError", "ClientCredentialsTokenFetcher", "ConfigError",
-    "DependencyError", "FileTokenStorage", "HTTPStatusError", "HeaderTokenFetcher", "HttpMethod", "HttpResponse",
-    "HttpTokenFetcher", "InMemoryTokenStorage", "InvalidArgumentError", "OAuthError", "PanicError",
+    "DependencyError", "EVENT_KINDS", "FileTokenStorage", "HTTPStatusError", "HeaderTokenFetcher", "HttpMethod", "HttpResponse",
+    "HttpTokenFetcher", "InMemoryTokenStorage", "InvalidArgumentError", "OAuthError", "PanicError", "PipelineEvent",
     "RedisTokenStorage", "RequestTimeoutError", "ResponseError", "StorageError", "TLSError", "TokenData",
     "TokenExtra", "TokenFetchPipeline", "TokenFetcherInterface", "TokenRefreshError", "TokenRefreshHTTPError",
     "TokenRefreshJsonError", "TokenRefreshNetworkError", "TokenRefreshOAuthError", "TokenRefreshTLSError",
     "TokenRefreshTimeoutError", "TokenStorage", "TokenforgeError", "TransportError", "library_path",
-    "library_version", "refresh_oauth2_token", "__version__",
+    "library_version", "log_to_logging", "refresh_oauth2_token", "set_log_callback", "__version__",
 ]

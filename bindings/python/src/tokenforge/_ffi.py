@@ -144,6 +144,8 @@ for _name, _res, _args in [
     ("tokenforge_token_expires_at_ms", c_int64, (P,)),
     ("tokenforge_token_authorization", c_char_p, (P,)),
     ("tokenforge_token_extra", c_char_p, (P, c_char_p)),
+    ("tokenforge_token_extra_count", c_size_t, (P,)),
+    ("tokenforge_token_extra_name", c_char_p, (P, c_size_t)),
     # contexts
     ("tokenforge_context_new", P, ()),
     ("tokenforge_context_set", c_int, (P, c_char_p, P, PP)),
@@ -202,6 +204,8 @@ for _name, _res, _args in [
     # pipelines
     ("tokenforge_pipeline_new", P, ()),
     ("tokenforge_pipeline_add", c_int, (P, P, PP)),
+    ("tokenforge_pipeline_add_live", c_int, (P, P, PP)),
+    ("tokenforge_pipeline_remove", c_int, (P, c_char_p, PP)),
     ("tokenforge_pipeline_validate", c_int, (P, PP)),
     ("tokenforge_pipeline_set_storage", c_int, (P, P, c_char_p, PP)),
     ("tokenforge_pipeline_set_refresh_margin_ms", c_int, (P, c_int64, PP)),

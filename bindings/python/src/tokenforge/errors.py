@@ -13,6 +13,7 @@ an error the library derived from it (a dependent step's :class:`DependencyError
 from __future__ import annotations
 
 import builtins
+from ctypes import byref, c_void_p
 from typing import Any, Dict, Optional, Type
 
 from . import _ffi
@@ -321,6 +322,20 @@ def check(rc: int, err: Any, refresh: bool = False) -> None:
     nothing for OK."""
     if rc != _ffi.OK:
         raise from_c(rc, err.value if err is not None else None, refresh)
+
+
+def call_owned(owned: "_ffi.Owned", closed: str, fn: Any, *args: Any) -> None:
+    """Calls ``fn(ptr, *args, &err)`` on the object ``owned`` holds (held for the call) and
+    raises its error; :class:`InvalidArgumentError` with ``closed`` once it is closed."""
+    ptr = owned.acquire()
+    if ptr is None:
+        raise InvalidArgumentError(closed)
+    try:
+        err = c_void_p()
+        rc = fn(ptr, *args, byref(err))
+    finally:
+        owned.release()
+    check(rc, err)
 
 
 def to_c(exc: BaseException, fallback: int) -> "tuple[int, int]":

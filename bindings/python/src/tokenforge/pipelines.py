@@ -15,15 +15,17 @@ moved and the token's fresh-until time has not passed, as the Go binding does.
 
 from __future__ import annotations
 
+import threading
 import time
 from ctypes import byref, c_bool, c_int64, c_uint64, c_void_p
 from datetime import timedelta
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import weakref
 
 from . import _ffi, errors
 from ._ffi import enc, lib
 from .errors import InvalidArgumentError
+from .events import PipelineEvent, install_event_hook
 from .fetcher import TokenFetcherInterface, iter_steps
 from .storage import TokenStorage
 from .token import TokenData
@@ -35,6 +37,13 @@ _now = time.time
 # A step's slot in the Python-side cache: the token, the change count it belongs to, until
 # when (epoch seconds) it stays the step's answer, and the step's change counter.
 _Slot = Tuple[TokenData, int, float, c_uint64]
+
+
+class _NoCache(Dict[str, _Slot]):
+    """The Python-side cache of a pipeline that reports events: keeps nothing."""
+
+    def __setitem__(self, key: str, value: _Slot) -> None:
+        pass
 
 
 class TokenFetchPipeline:
@@ -53,6 +62,10 @@ class TokenFetchPipeline:
             default 60 s, capped at half the token's lifetime).
         background_refresh: renew tokens due for renewal on a library thread while callers get
             the still-valid token (default); False renews on the caller's thread.
+        on_event: called with a :class:`~tokenforge.events.PipelineEvent` for each cache hit,
+            fetch, refresh, retry, invalidation, stale token served and storage event (see
+            :mod:`tokenforge.events`); every ``get`` then goes through the library, so that
+            each cache hit is reported.
 
     Raises:
         ConfigError: a duplicate step name, a missing dependency or a cycle.
@@ -67,6 +80,7 @@ class TokenFetchPipeline:
         *,
         refresh_margin: Union[timedelta, float, None] = None,
         background_refresh: bool = True,
+        on_event: Optional[Callable[[PipelineEvent], None]] = None,
     ) -> None:
         self._steps: List[TokenFetcherInterface] = list(iter_steps(steps))
         self._json_steps: List[str] = []
@@ -76,9 +90,11 @@ class TokenFetchPipeline:
         self._fast: Dict[str, _Slot] = {}
         self._names: Dict[str, bytes] = {}
         self._counters: Dict[str, c_uint64] = {}
+        self._edit_lock = threading.Lock()
         ptr = lib.tokenforge_pipeline_new()
         self._owned = _ffi.Owned(ptr, lib.tokenforge_pipeline_free)
         weakref.finalize(self, self._owned.close)
+        self._set_on_event(ptr, on_event)
         for step in self._steps:
             self._call(lib.tokenforge_pipeline_add, step._tokenforge_fetcher())
         if storage is not None:
@@ -93,12 +109,14 @@ class TokenFetchPipeline:
             self._call(lib.tokenforge_pipeline_validate)
 
     @classmethod
-    def from_json(cls, text: str, step_names: Sequence[str] = ()) -> "TokenFetchPipeline":
+    def from_json(cls, text: str, step_names: Sequence[str] = (), *,
+                  on_event: Optional[Callable[[PipelineEvent], None]] = None) -> "TokenFetchPipeline":
         """A whole pipeline from its JSON description (the format of the project README:
         steps of kind ``body``, ``header`` or ``client_credentials`` with their options,
         dependencies, templates and refresh endpoints; ``${env:NAME}`` is replaced by that
         environment variable). ``step_names`` lists the steps for :meth:`execute`,
-        :meth:`invalidate_all` and :attr:`step_names` (the library does not list them).
+        :meth:`invalidate_all` and :attr:`step_names` (the library does not list them);
+        ``on_event`` is as for the constructor.
 
         Raises:
             ConfigError: every problem of the text in one message; ``step`` and ``field``
@@ -116,20 +134,24 @@ class TokenFetchPipeline:
         self._fast = {}
         self._names = {}
         self._counters = {}
+        self._edit_lock = threading.Lock()
         self._owned = _ffi.Owned(out.value, lib.tokenforge_pipeline_free)
         weakref.finalize(self, self._owned.close)
+        self._set_on_event(out.value, on_event)
         return self
 
+    def _set_on_event(self, ptr: Optional[int], on_event: Optional[Callable[[PipelineEvent], None]]) -> None:
+        self._on_event = on_event
+        if on_event is None:
+            return
+        if not callable(on_event):
+            raise TypeError(f"on_event must be callable, not {type(on_event).__name__}")
+        self._fast = _NoCache()  # every get through the library: each cache hit reported
+        assert ptr is not None, "the library made no pipeline"
+        install_event_hook(ptr, weakref.ref(self))
+
     def _call(self, fn: Any, *args: Any) -> None:
-        ptr = self._owned.acquire()
-        if ptr is None:
-            raise InvalidArgumentError("the pipeline is closed")
-        try:
-            err = c_void_p()
-            rc = fn(ptr, *args, byref(err))
-        finally:
-            self._owned.release()
-        errors.check(rc, err)
+        errors.call_owned(self._owned, "the pipeline is closed", fn, *args)
 
     def _name(self, step: str) -> bytes:
         name = self._names.get(step)
@@ -224,6 +246,44 @@ class TokenFetchPipeline:
         """Drops every step's cached (and stored) token."""
         for name in self.step_names:
             self.invalidate_step(name)
+
+    def add_step(self, step: TokenFetcherInterface) -> None:
+        """Adds a step while other threads use the pipeline (their gets go on and never wait
+        for it). Thread-safe.
+
+        Raises:
+            ConfigError: a step of that name is there already, a dependency is not a step, or
+                the step would close a cycle (nothing changes).
+        """
+        if not isinstance(step, TokenFetcherInterface):
+            raise TypeError(f"step must be a TokenFetcherInterface, not {type(step).__name__}")
+        with self._edit_lock:
+            self._call(lib.tokenforge_pipeline_add_live, step._tokenforge_fetcher())
+            if self._steps or not self._json_steps:
+                self._steps = self._steps + [step]
+            else:
+                self._json_steps = self._json_steps + [step.name]
+            self._step_map = {**self._step_map, step.name: step}
+
+    def remove_step(self, step_name: str) -> None:
+        """Removes a step while other threads use the pipeline: its cached and stored tokens
+        are dropped, and getting it raises :class:`InvalidArgumentError` from then on.
+        Thread-safe.
+
+        Raises:
+            ConfigError: other steps depend on it (the message names them; remove them
+                first).
+            InvalidArgumentError: no such step.
+        """
+        with self._edit_lock:
+            self._call(lib.tokenforge_pipeline_remove, self._name(step_name))
+            self._steps = [step for step in self._steps if step.name != step_name]
+            self._json_steps = [name for name in self._json_steps if name != step_name]
+            self._step_map = {name: step for name, step in self._step_map.items() if name != step_name}
+            # A token cached here belongs to the removed step's counter, which its removal
+            # moved; a step added later under the name has a counter of its own.
+            self._fast.pop(step_name, None)
+            self._counters.pop(step_name, None)
 
     def get_step(self, name: str) -> Optional[TokenFetcherInterface]:
         """The step named ``name``, or None."""

@@ -19,11 +19,6 @@ from .token import TokenData
 
 __all__ = ["refresh_oauth2_token"]
 
-#: Fields of a token response that are probed on the refreshed token besides the standard
-#: ones (the C API looks extra fields up by name).
-_PROBED = ("id_token", "refresh_expires_in", "issued_token_type")
-
-
 def _response(token: TokenData) -> Dict[str, Any]:
     """The token response fields of ``token``, as the reference returns them."""
     out: Dict[str, Any] = {"access_token": token.access_token, "token_type": token.token_type}
@@ -34,10 +29,8 @@ def _response(token: TokenData) -> Dict[str, Any]:
         out["refresh_token"] = token.refresh_token
     if token.scope is not None:
         out["scope"] = token.scope
-    for name in _PROBED:
-        value = token.extra.get(name)
-        if value is not None:
-            out[name] = value
+    for name, value in token.extra.items():  # id_token, refresh_expires_in... (JSON text unless strings)
+        out.setdefault(name, value)
     return out
 
 
@@ -55,7 +48,8 @@ def refresh_oauth2_token(
     """POSTs ``grant_type=refresh_token`` to ``token_url`` and returns the new token response
     fields: ``access_token``, ``token_type``, ``expires_in`` (seconds, when known) with
     ``expires_at`` (an aware UTC datetime), ``refresh_token`` (the old one when the server did
-    not rotate it), ``scope``, and ``id_token`` when the server sent one.
+    not rotate it), ``scope``, and every other field the server sent (``id_token``...; as
+    a string, other JSON values as JSON text).
 
     Args:
         refresh_token: the refresh token.
@@ -132,4 +126,5 @@ def _refresh_with_fetcher(refresh_token: str, token_url: str, client_id: Optiona
     token = TokenData._from_c(out.value)
     if token.refresh_token:
         return token
-    return TokenData(token.access_token, token.token_type, token.expires_at, refresh_token, token.scope)
+    return TokenData(token.access_token, token.token_type, token.expires_at, refresh_token, token.scope,
+                     dict(token.extra))

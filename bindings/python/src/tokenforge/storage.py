@@ -165,15 +165,7 @@ class _NativeStorage(TokenStorage):
         weakref.finalize(self, self._owned.close)
 
     def _call(self, fn: Any, *args: Any) -> None:
-        ptr = self._owned.acquire()
-        if ptr is None:
-            raise InvalidArgumentError(f"{type(self).__name__} is closed")
-        try:
-            err = c_void_p()
-            rc = fn(ptr, *args, byref(err))
-        finally:
-            self._owned.release()
-        errors.check(rc, err)
+        errors.call_owned(self._owned, f"{type(self).__name__} is closed", fn, *args)
 
     def store_token(self, key: str, token_data: TokenLike) -> None:
         """Stores a copy of ``token_data`` (a TokenData, or a token response dict such as

@@ -64,44 +64,41 @@ class TokenExtra(Mapping[str, Any]):
     """The other fields of a token response (``id_token``, custom fields), read-only.
 
     On a token made in Python it is the ``extra`` dict given, values as given. On a token the
-    library made, any field the server sent can be looked up by name (``extra["session"]``,
-    ``extra.get("id_token")``, ``"id_token" in extra``), as a string (other JSON values as JSON
-    text); the C API has no list of the field names, so iterating it yields only the fields
-    named when the token was made in Python (none for a server's answer).
+    library made it holds every field of the response other than the access token, its type,
+    expiry, refresh token and scope, sorted by name, each as a string (other JSON
+    values as JSON text).
     """
 
-    __slots__ = ("_known", "_token")
+    __slots__ = ("_fields",)
 
-    def __init__(self, known: Mapping[str, Any], token: Optional["TokenData"]) -> None:
-        self._known = dict(known)
-        self._token = token
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = fields
 
     def __getitem__(self, key: str) -> Any:
-        if key in self._known:
-            return self._known[key]
-        token = self._token
-        if token is not None and token._c is not None and isinstance(key, str) and "\x00" not in key:
-            value = lib.tokenforge_token_extra(token._c, key.encode("utf-8"))
-            if value is not None:
-                return dec(value)
-        raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        try:
-            self[key]  # type: ignore[index]
-        except KeyError:
-            return False
-        return True
+        return self._fields[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._known)
+        return iter(self._fields)
 
     def __len__(self) -> int:
-        return len(self._known)
+        return len(self._fields)
 
     def __repr__(self) -> str:
-        names = ", ".join(repr(k) for k in self._known)
+        names = ", ".join(repr(k) for k in self._fields)
         return f"TokenExtra([{names}])"
+
+
+def _c_extras(c: int) -> Dict[str, Any]:
+    """The extra fields of the C token ``c`` but its scope (a field of its own), by name."""
+    fields: Dict[str, Any] = {}
+    for index in range(lib.tokenforge_token_extra_count(c)):
+        name = lib.tokenforge_token_extra_name(c, index)
+        if name is None or name == b"scope":
+            continue
+        value = lib.tokenforge_token_extra(c, name)
+        if value is not None:
+            fields[name.decode("utf-8", "replace")] = dec(value)
+    return fields
 
 
 class TokenData:
@@ -142,7 +139,7 @@ class TokenData:
         self._scope = scope
         self._c: Optional[int] = None
         self._auth: Optional[str] = None
-        self._known: Dict[str, Any] = dict(extra or {})
+        self._known: Optional[Dict[str, Any]] = dict(extra or {})
 
     # -- made by the library ------------------------------------------------------------
 
@@ -158,7 +155,7 @@ class TokenData:
         self._scope = dec(lib.tokenforge_token_scope(c))
         self._auth = dec(lib.tokenforge_token_authorization(c))
         self._c = c
-        self._known = {}
+        self._known = None  # read from the C token on first use of .extra
         return self
 
     @classmethod
@@ -186,7 +183,7 @@ class TokenData:
                     "invalid token: the access token must be a non-empty string and neither it nor the "
                     "token type may hold CR or LF"
                 )
-            fields = dict(self._known)
+            fields = dict(self._known or {})
             if self._scope is not None:
                 fields["scope"] = self._scope
             for name, value in fields.items():
@@ -238,7 +235,15 @@ class TokenData:
     @property
     def extra(self) -> TokenExtra:
         """The other fields of the token response (see :class:`TokenExtra`)."""
-        return TokenExtra(self._known, self)
+        return TokenExtra(self._extras())
+
+    def _extras(self) -> Dict[str, Any]:
+        known = self._known
+        if known is None:
+            assert self._c is not None
+            known = _c_extras(self._c)
+            object.__setattr__(self, "_known", known)  # the same dict whichever thread wins
+        return known
 
     @property
     def is_expired(self) -> bool:
@@ -312,7 +317,7 @@ class TokenData:
             "expires_at": None if self._expires_at is None else self._expires_at.isoformat(),
             "refresh_token": self._refresh_token,
             "scope": self._scope,
-            "extra": dict(self._known),
+            "extra": dict(self._extras()),
         }
 
     @classmethod
@@ -338,7 +343,8 @@ class TokenData:
 
     def __eq__(self, other: object) -> bool:
         """Tokens are equal when their access token, type, expiry, refresh token and scope
-        are (extra fields are not compared: a library-made token cannot list them)."""
+        are. Extra fields are not compared: the library keeps a non-string field as JSON text, so
+        a token it made and the same token made in Python would differ only in form."""
         if not isinstance(other, TokenData):
             return NotImplemented
         return self._key() == other._key()
