@@ -29,6 +29,11 @@ suite() { # label issuer token_url scope jwt_secret
   run "$L: client_secret_jwt" "$(cc_step svc-jwt "\"client_secret\":\"$JWTS\",\"client_auth\":\"client_secret_jwt\"")" t 1 10
   run "$L: password + 3 refreshes, private_key_jwt" "$(pw_step app-pkjwt "\"client_auth\":\"private_key_jwt\",\"jwt_key\":{\"file\":\"$K/rs256.pem\",\"alg\":\"RS256\",\"kid\":\"$RS_KID\"}")" u 4 1100 yes 3
   run "$L: password + 3 refreshes, client_secret_jwt" "$(pw_step app-jwt "\"client_secret\":\"$JWTS\",\"client_auth\":\"client_secret_jwt\"")" u 4 1100 yes 3
+  # The Python package (from the checkout) against the same provider.
+  while IFS= read -r line; do
+    case $line in ok*) passed=$((passed + 1));; FAIL*) failed=$((failed + 1));; esac; echo "$line"
+  done < <(PYTHONPATH="$top/bindings/python/src" TOKENFORGE_LIBRARY="$top/target/release/libtokenforge.so" \
+           python3 "$here/peer_python.py" "$L" "$TU" "$SCOPE" 2>&1 || echo "FAIL  $L: python checks exited non-zero")
   if "$build/peer_jwt" "$TU" app-jwt "$JWTS" > "$build/out" 2>&1; then passed=$((passed + 1)); echo "ok    $L: client_secret_jwt built in a request hook, refreshed 3 times"; else failed=$((failed + 1)); echo "FAIL  $L: hook-built client_secret_jwt"; sed 's/^/      /' "$build/out"; fi
 }
 out=$("$peers/oidc-provider.sh") || { echo "oidc-provider did not start"; exit 1; }
