@@ -222,7 +222,8 @@ nginx:
 ## cached get through the C ABI (by name and by step handle, 1 and 2 threads) and a fetch
 ## against a raw socket POST to the same nginx; the Go binding beside golang.org/x/oauth2
 ## (bindings/go/bench, its own module); the pipeline under load against a failing
-## endpoint (TOKENFORGE_LOAD_SECONDS); processes sharing a file store and a real redis-server.
+## endpoint (TOKENFORGE_LOAD_SECONDS); processes sharing a file store and a real redis-server;
+## the Python binding beside the reference's cached get and a hand-written http.client fetch.
 bench: redis nginx lib
 	$(CARGO) bench --bench pipeline
 	PATH="$$PATH:/usr/sbin" $(CARGO) bench --bench fetch
@@ -230,6 +231,7 @@ bench: redis nginx lib
 	$(CARGO) bench --bench fleet
 	$(CARGO) bench --bench load
 	$(CARGO) bench --bench tenants
+	PYTHONPATH=bindings/python/src TOKENFORGE_LIBRARY=$(CURDIR)/$(LIB_SO) python3 bindings/python/bench.py
 
 ## Fuzzing (needs a nightly toolchain): each cargo-fuzz target of fuzz/ for FUZZ_SECONDS,
 ## from its seed corpus in fuzz/corpus/TARGET (new inputs go to build/fuzz/TARGET). A finding
