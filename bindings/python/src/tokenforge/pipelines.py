@@ -35,8 +35,9 @@ __all__ = ["TokenFetchPipeline"]
 _now = time.time
 
 # A step's slot in the Python-side cache: the token, the change count it belongs to, until
-# when (epoch seconds) it stays the step's answer, and the step's change counter.
-_Slot = Tuple[TokenData, int, float, c_uint64]
+# when (epoch seconds) it stays the step's answer, the step's change counter, and the step
+# table generation (see _generation) it was made in.
+_Slot = Tuple[TokenData, int, float, c_uint64, int]
 
 
 class _NoCache(Dict[str, _Slot]):
@@ -89,8 +90,9 @@ class TokenFetchPipeline:
         self._cache_key_prefix = cache_key_prefix
         self._fast: Dict[str, _Slot] = {}
         self._names: Dict[str, bytes] = {}
-        self._counters: Dict[str, c_uint64] = {}
+        self._counters: Dict[str, Tuple[int, c_uint64]] = {}
         self._edit_lock = threading.Lock()
+        self._generation = 0
         ptr = lib.tokenforge_pipeline_new()
         self._owned = _ffi.Owned(ptr, lib.tokenforge_pipeline_free)
         weakref.finalize(self, self._owned.close)
@@ -135,6 +137,7 @@ class TokenFetchPipeline:
         self._names = {}
         self._counters = {}
         self._edit_lock = threading.Lock()
+        self._generation = 0
         self._owned = _ffi.Owned(out.value, lib.tokenforge_pipeline_free)
         weakref.finalize(self, self._owned.close)
         self._set_on_event(out.value, on_event)
@@ -161,13 +164,16 @@ class TokenFetchPipeline:
             name = self._names[step] = enc(step)  # type: ignore[assignment]
         return name  # type: ignore[return-value]
 
-    def _counter(self, ptr: int, step: str) -> Optional[c_uint64]:
-        counter = self._counters.get(step)
-        if counter is None:
-            addr = c_void_p()
-            if lib.tokenforge_pipeline_step_changes(ptr, self._name(step), byref(addr), None) != _ffi.OK:
-                return None
-            counter = self._counters[step] = _ffi.counter_at(addr.value)
+    def _counter(self, ptr: int, step: str, generation: int) -> Optional[c_uint64]:
+        """The change counter of ``step`` in step table ``generation``."""
+        cached = self._counters.get(step)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        addr = c_void_p()
+        if lib.tokenforge_pipeline_step_changes(ptr, self._name(step), byref(addr), None) != _ffi.OK:
+            return None
+        counter = _ffi.counter_at(addr.value)
+        self._counters[step] = (generation, counter)
         return counter
 
     def get(self, step: str) -> TokenData:
@@ -190,6 +196,10 @@ class TokenFetchPipeline:
         if ptr is None:
             raise InvalidArgumentError("the pipeline is closed")
         try:
+            # add_step and remove_step move the generation after changing the step table:
+            # a get that saw it move meanwhile neither reuses nor caches, since the token
+            # and the counter it holds may belong to a removed step of the same name.
+            generation = self._generation
             out = c_void_p()
             err = c_void_p()
             changes = c_uint64()
@@ -198,15 +208,16 @@ class TokenFetchPipeline:
                                                        byref(fresh_until), byref(err))
             if rc != _ffi.OK:
                 raise errors.from_c(rc, err.value)
-            if slot is not None and slot[1] == changes.value:
+            same_table = slot is not None and slot[4] == generation == self._generation
+            if same_table and slot is not None and slot[1] == changes.value:
                 lib.tokenforge_token_free(out.value)  # the same token as the one we hold
                 token = slot[0]
             else:
                 token = TokenData._from_c(out.value)
             if fresh_until.value > 0:
-                counter = self._counter(ptr, step)
-                if counter is not None:
-                    self._fast[step] = (token, changes.value, fresh_until.value / 1000.0, counter)
+                counter = self._counter(ptr, step, generation)
+                if counter is not None and generation == self._generation:
+                    self._fast[step] = (token, changes.value, fresh_until.value / 1000.0, counter, generation)
             return token
         finally:
             self._owned.release()
@@ -259,6 +270,7 @@ class TokenFetchPipeline:
             raise TypeError(f"step must be a TokenFetcherInterface, not {type(step).__name__}")
         with self._edit_lock:
             self._call(lib.tokenforge_pipeline_add_live, step._tokenforge_fetcher())
+            self._generation += 1
             if self._steps or not self._json_steps:
                 self._steps = self._steps + [step]
             else:
@@ -277,11 +289,13 @@ class TokenFetchPipeline:
         """
         with self._edit_lock:
             self._call(lib.tokenforge_pipeline_remove, self._name(step_name))
+            self._generation += 1
             self._steps = [step for step in self._steps if step.name != step_name]
             self._json_steps = [name for name in self._json_steps if name != step_name]
             self._step_map = {name: step for name, step in self._step_map.items() if name != step_name}
             # A token cached here belongs to the removed step's counter, which its removal
-            # moved; a step added later under the name has a counter of its own.
+            # moved; a step added later under the name has a counter of its own (and _get
+            # compares generations, for the gets under way now).
             self._fast.pop(step_name, None)
             self._counters.pop(step_name, None)
 

@@ -19,6 +19,10 @@ from .token import TokenData
 
 __all__ = ["refresh_oauth2_token"]
 
+#: The fields _response sets itself (a server's field of the same name is not passed on).
+_OWN_FIELDS = frozenset({"access_token", "token_type", "expires_in", "expires_at", "refresh_token", "scope"})
+
+
 def _response(token: TokenData) -> Dict[str, Any]:
     """The token response fields of ``token``, as the reference returns them."""
     out: Dict[str, Any] = {"access_token": token.access_token, "token_type": token.token_type}
@@ -30,7 +34,8 @@ def _response(token: TokenData) -> Dict[str, Any]:
     if token.scope is not None:
         out["scope"] = token.scope
     for name, value in token.extra.items():  # id_token, refresh_expires_in... (JSON text unless strings)
-        out.setdefault(name, value)
+        if name not in _OWN_FIELDS:
+            out[name] = value
     return out
 
 

@@ -242,7 +242,7 @@ class TokenData:
         if known is None:
             assert self._c is not None
             known = _c_extras(self._c)
-            object.__setattr__(self, "_known", known)  # the same dict whichever thread wins
+            object.__setattr__(self, "_known", known)  # racing threads build equal dicts; one stays
         return known
 
     @property
