@@ -21,7 +21,7 @@ BUILD          := build
 WITH_SERVER    := scripts/with-server.sh $(SERVER)
 CFLAGS_STRICT  := -std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude
 LDFLAGS_TF     := -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -ltokenforge -lpthread
-VALGRIND       := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+VALGRIND       := valgrind --quiet --fair-sched=yes --leak-check=full --show-leak-kinds=definite,indirect \
                   --errors-for-leak-kinds=definite,indirect --error-exitcode=1
 EXAMPLES       := quickstart simple_oauth2 two_step header_auth mixed_tokens error_handling \
                   custom_header custom_data dependency_injection custom_fetcher robust_errors \
