@@ -81,10 +81,8 @@ class _CEvent(Structure):
 
 EVENT_HOOK = CFUNCTYPE(None, c_void_p, POINTER(_CEvent))
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
-lib.tokenforge_pipeline_set_event_hook.restype = c_int
-lib.tokenforge_pipeline_set_event_hook.argtypes = [c_void_p, EVENT_HOOK, c_void_p, _ffi.FREE_USERDATA, _ffi.PP]
-lib.tokenforge_set_log_callback.restype = c_int
-lib.tokenforge_set_log_callback.argtypes = [c_int, LOG_CALLBACK, c_void_p, _ffi.FREE_USERDATA]
+_ffi._declare("tokenforge_pipeline_set_event_hook", c_int, c_void_p, EVENT_HOOK, c_void_p, _ffi.FREE_USERDATA, _ffi.PP)
+_ffi._declare("tokenforge_set_log_callback", c_int, c_int, LOG_CALLBACK, c_void_p, _ffi.FREE_USERDATA)
 
 
 def _event_from_c(event: _CEvent) -> PipelineEvent:
@@ -129,7 +127,6 @@ def install_event_hook(ptr: int, pipeline_ref: "Callable[[], object]") -> None:
 # The library's levels (tokenforge_log_level) and Python's.
 _TO_PYTHON = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
 _log_lock = threading.Lock()
-_log_set = False
 
 
 def _c_level(level: int) -> int:
@@ -166,11 +163,9 @@ def set_log_callback(callback: Optional[Callable[[int, str], None]], level: int 
     Raises:
         InvalidArgumentError: ``level`` is not an int.
     """
-    global _log_set
     with _log_lock:
         if callback is None:
             lib.tokenforge_set_log_callback(0, LOG_CALLBACK(), None, _ffi.FREE_USERDATA())
-            _log_set = False
             return
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
@@ -179,7 +174,6 @@ def set_log_callback(callback: Optional[Callable[[int, str], None]], level: int 
                                              _ffi.FREE_HANDLE)
         if rc != _ffi.OK:
             raise errors.from_c(rc, None)
-        _log_set = True
 
 
 def log_to_logging(level: int = logging.INFO, logger: Optional[logging.Logger] = None) -> None:
@@ -190,10 +184,6 @@ def log_to_logging(level: int = logging.INFO, logger: Optional[logging.Logger] =
     set_log_callback(target.log, level)
 
 
-def _stop_logging() -> None:
-    # At exit, before the handles are drained (atexit runs this first: registered later).
-    if _log_set:
-        set_log_callback(None)
-
-
-atexit.register(_stop_logging)
+# At exit the callback goes before _ffi drains the handles (atexit runs this first: it was
+# registered later), so that no library thread logs into a finalising interpreter.
+atexit.register(set_log_callback, None)

@@ -84,19 +84,8 @@ class TokenFetchPipeline:
         on_event: Optional[Callable[[PipelineEvent], None]] = None,
     ) -> None:
         self._steps: List[TokenFetcherInterface] = list(iter_steps(steps))
-        self._json_steps: List[str] = []
-        self._step_map = {step.name: step for step in self._steps}
-        self._storage = storage
-        self._cache_key_prefix = cache_key_prefix
-        self._fast: Dict[str, _Slot] = {}
-        self._names: Dict[str, bytes] = {}
-        self._counters: Dict[str, Tuple[int, c_uint64]] = {}
-        self._edit_lock = threading.Lock()
-        self._generation = 0
         ptr = lib.tokenforge_pipeline_new()
-        self._owned = _ffi.Owned(ptr, lib.tokenforge_pipeline_free)
-        weakref.finalize(self, self._owned.close)
-        self._set_on_event(ptr, on_event)
+        self._start(ptr, [], storage, cache_key_prefix, on_event)
         for step in self._steps:
             self._call(lib.tokenforge_pipeline_add, step._tokenforge_fetcher())
         if storage is not None:
@@ -129,21 +118,23 @@ class TokenFetchPipeline:
         errors.check(lib.tokenforge_pipeline_from_json(enc(text), byref(out), byref(err)), err)
         self = cls.__new__(cls)
         self._steps = []
-        self._json_steps = list(step_names)
-        self._step_map = {}
-        self._storage = None
-        self._cache_key_prefix = ""
-        self._fast = {}
-        self._names = {}
-        self._counters = {}
-        self._edit_lock = threading.Lock()
-        self._generation = 0
-        self._owned = _ffi.Owned(out.value, lib.tokenforge_pipeline_free)
-        weakref.finalize(self, self._owned.close)
-        self._set_on_event(out.value, on_event)
+        self._start(out.value, list(step_names), None, "", on_event)
         return self
 
-    def _set_on_event(self, ptr: Optional[int], on_event: Optional[Callable[[PipelineEvent], None]]) -> None:
+    def _start(self, ptr: Optional[int], json_steps: List[str], storage: Optional[TokenStorage], prefix: str,
+               on_event: Optional[Callable[[PipelineEvent], None]]) -> None:
+        """The state both constructors share, owning the C pipeline ``ptr`` from here on."""
+        self._json_steps = json_steps
+        self._step_map = {step.name: step for step in self._steps}
+        self._storage = storage
+        self._cache_key_prefix = prefix
+        self._fast: Dict[str, _Slot] = {}
+        self._names: Dict[str, bytes] = {}
+        self._counters: Dict[str, Tuple[int, c_uint64]] = {}
+        self._edit_lock = threading.Lock()
+        self._generation = 0
+        self._owned = _ffi.Owned(ptr, lib.tokenforge_pipeline_free)
+        weakref.finalize(self, self._owned.close)
         self._on_event = on_event
         if on_event is None:
             return
@@ -293,11 +284,9 @@ class TokenFetchPipeline:
             self._steps = [step for step in self._steps if step.name != step_name]
             self._json_steps = [name for name in self._json_steps if name != step_name]
             self._step_map = {name: step for name, step in self._step_map.items() if name != step_name}
-            # A token cached here belongs to the removed step's counter, which its removal
-            # moved; a step added later under the name has a counter of its own (and _get
-            # compares generations, for the gets under way now).
+            # The slot and counter cached for the name are of the old generation: _get
+            # neither reuses nor keeps them.
             self._fast.pop(step_name, None)
-            self._counters.pop(step_name, None)
 
     def get_step(self, name: str) -> Optional[TokenFetcherInterface]:
         """The step named ``name``, or None."""
